@@ -1,0 +1,67 @@
+"""The contract between featurization and the model: what a batch of featurized jobs looks like."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+# Order of the columns of FeatureBatch.numeric (raw, unscaled).
+NUMERIC_NAMES: tuple[str, ...] = (
+    "char_count",
+    "word_count",
+    "word_density",
+    "punctuation_count",
+    "upper_case_word_count",
+    "stop_word_count",
+    "noun_count",
+    "pronoun_count",
+    "verb_count",
+    "adjective_count",
+    "adverb_count",
+)
+
+
+@dataclass
+class FeatureBatch:
+    """Features of n jobs.
+
+    bag:     csr_matrix float32 (n, n_features): hashed term counts of title + description.
+             Column 0 is never used (it is the padding id of `tokens`).
+    numeric: float32 (n, len(NUMERIC_NAMES)): raw text statistics and POS counts, unscaled.
+    tokens:  n int32 arrays: the job's hashed token ids in reading order (title first),
+             each in [1, n_features), truncated to FeatureSettings.max_tokens.
+    """
+
+    bag: sp.csr_matrix
+    numeric: np.ndarray
+    tokens: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return self.bag.shape[0]
+
+    def __getitem__(self, idx: slice | np.ndarray | list[int]) -> FeatureBatch:
+        if isinstance(idx, slice):
+            return FeatureBatch(self.bag[idx], self.numeric[idx], self.tokens[idx])
+        idx = np.asarray(idx)
+        return FeatureBatch(self.bag[idx], self.numeric[idx], [self.tokens[i] for i in idx])
+
+    @staticmethod
+    def concat(batches: list[FeatureBatch]) -> FeatureBatch:
+        return FeatureBatch(
+            sp.vstack([b.bag for b in batches], format="csr", dtype=np.float32),
+            np.concatenate([b.numeric for b in batches]).astype(np.float32, copy=False),
+            [t for b in batches for t in b.tokens],
+        )
+
+    def padded_tokens(self, max_len: int | None = None) -> np.ndarray:
+        """int64 (n, L) matrix of token ids, 0-padded; L = longest sequence (or max_len)."""
+        L = max((len(t) for t in self.tokens), default=1) or 1
+        if max_len is not None:
+            L = min(L, max_len)
+        out = np.zeros((len(self.tokens), L), dtype=np.int64)
+        for i, t in enumerate(self.tokens):
+            t = t[:L]
+            out[i, : len(t)] = t
+        return out
