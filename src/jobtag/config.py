@@ -12,11 +12,12 @@ from typing import Any
 from jobtag.errors import ConfigError
 
 
-def default_home() -> Path:
+def default_home(environ: dict[str, str] | None = None) -> Path:
     """The data folder: $JOBTAG_HOME, else $XDG_DATA_HOME/jobtag, else ~/.local/share/jobtag."""
-    if os.environ.get("JOBTAG_HOME"):
-        return Path(os.environ["JOBTAG_HOME"]).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME")
+    env = os.environ if environ is None else environ
+    if env.get("JOBTAG_HOME"):
+        return Path(env["JOBTAG_HOME"]).expanduser()
+    xdg = env.get("XDG_DATA_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
     return base / "jobtag"
 
@@ -48,6 +49,18 @@ class TrainSettings:
     hidden: tuple[int, ...] = (200, 150, 100, 50, 25)
     min_tag_jobs: int = 1  # tags with fewer labeled jobs are not learned
     min_calibration_positives: int = 3  # rarer tags use the global threshold
+    threshold_shrink: float = 0.0  # pull per-tag thresholds toward the global one (pseudo-count)
+    min_one_tag: bool = True  # a job whose scores pass no threshold gets its top tag
+    ae_embed_dim: int = 64
+    ae_channels: int = 128
+    ae_kernel: int = 3
+    ae_lr: float = 2e-3
+    wide: bool = True  # linear path on the TF-IDF bag summed into the logits (False = seed model)
+    wide_lr: float = 1e-2
+    finetune_encoder: bool = False  # train the encoder end to end with the tagger (slower)
+    pos_weight_cap: float = 10.0  # BCE positive weight = min(cap, negatives/positives) per tag
+    weight_decay: float = 0.0
+    refit: bool = True  # after early stopping on the validation slice, retrain on all labeled jobs
 
 
 @dataclass
@@ -151,7 +164,7 @@ def load_settings(
 ) -> Settings:
     """Defaults, then the TOML file (explicit, $JOBTAG_CONFIG or HOME/jobtag.toml), env, flags."""
     environ = dict(os.environ) if environ is None else environ
-    settings = Settings()
+    settings = Settings(home=default_home(environ))
     path = config_file or environ.get("JOBTAG_CONFIG")
     candidate = Path(path) if path else settings.home / "jobtag.toml"
     if path and not candidate.is_file():

@@ -1,0 +1,181 @@
+"""The `jobtag` command line: parses arguments, calls the library, formats the result."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jobtag.config import load_settings
+from jobtag.errors import InputError, JobtagError
+
+log = logging.getLogger("jobtag")
+
+
+def _progress_bar(total: int | None, desc: str, unit: str = "jobs") -> Any:
+    """A tqdm bar on stderr when it is a terminal (silent otherwise)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=not sys.stderr.isatty())
+
+
+class Context:
+    """Lazily built Tagger shared by the subcommands of one invocation."""
+
+    def __init__(self, overrides: dict[str, Any], config_file: str | None) -> None:
+        self.settings = load_settings(config_file, overrides)
+        self._tagger = None
+
+    @property
+    def tagger(self):  # noqa: ANN201 - jobtag.tagger.Tagger, imported lazily (torch is slow to import)
+        if self._tagger is None:
+            from jobtag.tagger import Tagger
+
+            self._tagger = Tagger(self.settings)
+        return self._tagger
+
+    def close(self) -> None:
+        if self._tagger is not None:
+            self._tagger.close()
+
+
+def _emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=False, default=str))
+
+
+@contextmanager
+def _errors() -> Any:
+    try:
+        yield
+    except JobtagError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+class JobtagGroup(click.Group):
+    """Turns jobtag's exceptions into a message on stderr and the exception's exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _errors():
+            return super().invoke(ctx)
+
+
+@click.group(cls=JobtagGroup)
+@click.option("--db", "db_url", envvar="JOBTAG_DB", help="Database URL (default: SQLite in HOME).")
+@click.option("--home", type=click.Path(path_type=Path), help="Data folder (env JOBTAG_HOME).")
+@click.option("--config", "config_file", type=click.Path(), help="TOML config file.")
+@click.option("-v", "--verbose", count=True, help="More logging on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.pass_context
+def main(
+    ctx: click.Context,
+    db_url: str | None,
+    home: Path | None,
+    config_file: str | None,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """jobtag: tag job postings and keep learning from new jobs and corrections."""
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if verbose < 2:
+        for noisy in ("alembic", "sqlalchemy", "httpx", "matplotlib"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    with _errors():
+        ctx.obj = Context({"db_url": db_url, "home": home}, config_file)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _with_bar(total: int | None, desc: str) -> tuple[Any, Callable[[int], None]]:
+    bar = _progress_bar(total, desc)
+    return bar, bar.update
+
+
+@main.command("import")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--from-db", "from_db", help="Pull rows from another database (URL).")
+@click.option("--query", help="SQL query or table name giving the row columns (with --from-db).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def import_cmd(
+    obj: Context, files: tuple[Path, ...], from_db: str | None, query: str | None, as_json: bool
+) -> None:
+    """Import jobs (CSV, CSV.gz, JSONL in the row format, or --from-db URL --query SQL)."""
+    if not files and not from_db:
+        raise InputError("give FILES to import, or --from-db URL --query SQL")
+    if from_db and not query:
+        raise InputError("--from-db needs --query (a SELECT or a table name)")
+    results: dict[str, Any] = {}
+    store = obj.tagger.store
+    for path in files:
+        bar = _progress_bar(None, f"import {path.name}")
+        try:
+            results[str(path)] = _as_dict(store.import_file(path, progress=bar))
+        finally:
+            bar.close()
+    if from_db:
+        bar = _progress_bar(None, "import from db")
+        try:
+            results[from_db] = _as_dict(store.import_from_db(from_db, query, progress=bar))
+        finally:
+            bar.close()
+    if as_json:
+        _emit_json(results)
+    else:
+        for name, res in results.items():
+            click.echo(f"{name}: " + ", ".join(f"{k}={v}" for k, v in res.items()))
+
+
+def _as_dict(result: Any) -> dict[str, Any]:
+    if isinstance(result, dict):
+        return result
+    if hasattr(result, "__dataclass_fields__"):
+        import dataclasses
+
+        return dataclasses.asdict(result)
+    return dict(vars(result))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--top", default=30, show_default=True, help="Tags shown in the table.")
+@click.pass_obj
+def stats(obj: Context, as_json: bool, top: int) -> None:
+    """Jobs, labeled jobs, tags and tag frequencies in the store."""
+    s = obj.tagger.store.stats()
+    if as_json:
+        _emit_json(s)
+        return
+    click.echo(f"jobs          {s['jobs']}")
+    click.echo(f"labeled jobs  {s['labeled_jobs']}")
+    click.echo(f"tags          {s['tags']}")
+    counts = sorted(s["tag_counts"].items(), key=lambda kv: (-kv[1], kv[0]))
+    if counts:
+        width = max(len(t) for t, _ in counts[:top])
+        click.echo(f"\n{'tag'.ljust(width)}  jobs")
+        for tag, n in counts[:top]:
+            click.echo(f"{tag.ljust(width)}  {n}")
+        if len(counts) > top:
+            click.echo(f"... {len(counts) - top} more (--top N)")
+
+
+@main.command()
+@click.pass_obj
+def featurize(obj: Context) -> None:
+    """Featurize every job in the store (fills the feature cache used by training)."""
+    total = obj.tagger.store.count_jobs()
+    bar, update = _with_bar(total, "featurize")
+    try:
+        n = obj.tagger.featurize_store(progress=update)
+    finally:
+        bar.close()
+    click.echo(f"featurized {n} jobs (feature version {obj.tagger.featurizer.version})")
+
+
+from jobtag import cli_model  # noqa: E402,F401  (registers train/predict/evaluate/... commands)

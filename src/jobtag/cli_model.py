@@ -1,0 +1,189 @@
+"""CLI commands around the model: train, predict, evaluate, feedback, update, models, demo, serve."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from jobtag.cli import Context, _emit_json, _progress_bar, main
+from jobtag.errors import InputError
+
+
+@main.command()
+@click.option("--seed", type=int, help="Random seed (default from config).")
+@click.option("--ae-epochs", type=int, help="Autoencoder epochs.")
+@click.option("--epochs", type=int, help="Tagger epochs (maximum; early stopping).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def train(
+    obj: Context, seed: int | None, ae_epochs: int | None, epochs: int | None, as_json: bool
+) -> None:
+    """Train a new model on the jobs in the store (autoencoder, then tagger) and activate it."""
+    from jobtag.config import apply_overrides
+
+    apply_overrides(
+        obj.settings, {"train.seed": seed, "train.ae_epochs": ae_epochs, "train.tagger_epochs": epochs}
+    )
+    result = obj.tagger.train(progress=sys.stderr.isatty() and not as_json)
+    out = {
+        "version": result.version,
+        "path": str(result.path),
+        "seconds": round(result.seconds, 1),
+        "validation": result.metrics,
+    }
+    if as_json:
+        _emit_json(out)
+        return
+    click.echo(f"trained model v{result.version} in {result.seconds:.1f}s -> {result.path}")
+    for key in ("micro_f1", "macro_f1", "samples_f1", "precision_micro", "recall_micro"):
+        if key in result.metrics:
+            click.echo(f"  validation {key:16s} {result.metrics[key]:.3f}")
+
+
+def _write_predictions(preds: list, fh, fmt: str, top_k: int | None, writer=None):  # noqa: ANN001, ANN202
+    for p in preds:
+        d = p.to_dict(top_k)
+        if fmt == "jsonl":
+            fh.write(json.dumps(d) + "\n")
+        else:
+            writer.writerow([d["job_id"], "|".join(d["tags"]), json.dumps(d["scores"])])
+
+
+@main.command()
+@click.option("--title", help="Job title.")
+@click.option("--description", default="", help="Job description (HTML or text).")
+@click.option("--job-id", help="Your id for the job (feedback refers to it).")
+@click.option("--input", "input_path", type=click.Path(path_type=Path), help="CSV/JSONL of jobs.")
+@click.option("--output", "output_path", type=click.Path(path_type=Path), help="CSV or JSONL out.")
+@click.option("--top-k", type=int, help="Show only the K best scores.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--no-record", is_flag=True, help="Do not store the jobs and predictions.")
+@click.option("--no-update", is_flag=True, help="Do not run a due model update afterwards.")
+@click.pass_obj
+def predict(
+    obj: Context,
+    title: str | None,
+    description: str,
+    job_id: str | None,
+    input_path: Path | None,
+    output_path: Path | None,
+    top_k: int | None,
+    as_json: bool,
+    no_record: bool,
+    no_update: bool,
+) -> None:
+    """Tag one job (--title/--description) or a file of jobs (--input, --output)."""
+    from jobtag.tagger import make_job
+    from jobtag.updating import maybe_update
+
+    tagger = obj.tagger
+    if input_path is None:
+        if title is None:
+            raise InputError("give --title (and --description), or --input FILE")
+        pred = tagger.predict([make_job(title, description, job_id)], record=not no_record)[0]
+        if as_json:
+            _emit_json(pred.to_dict(top_k))
+        else:
+            click.echo(f"tags: {', '.join(pred.tags) or '(none above threshold)'}")
+            for tag, score in list(pred.scores.items())[: top_k or 5]:
+                click.echo(f"  {score:.3f}  {tag}")
+    else:
+        from jobtag.jobfiles import read_jobs
+
+        fmt = "jsonl" if output_path and ".jsonl" in output_path.name else "csv"
+        out = open(output_path, "w", encoding="utf-8", newline="") if output_path else sys.stdout  # noqa: SIM115
+        writer = csv.writer(out) if fmt == "csv" else None
+        if writer is not None:
+            writer.writerow(["job_id", "tags", "scores"])
+        bar = _progress_bar(None, "predict")
+        n = 0
+        try:
+            chunk = []
+            for job in read_jobs(input_path):
+                chunk.append(make_job(job.title, job.description, job.job_id, job.company_id, job.company_name))
+                if len(chunk) >= 256:
+                    _write_predictions(tagger.predict(chunk, record=not no_record), out, fmt, top_k, writer)
+                    n += len(chunk)
+                    bar.update(len(chunk))
+                    chunk = []
+            if chunk:
+                _write_predictions(tagger.predict(chunk, record=not no_record), out, fmt, top_k, writer)
+                n += len(chunk)
+                bar.update(len(chunk))
+        finally:
+            bar.close()
+            if output_path:
+                out.close()
+        click.echo(f"predicted {n} jobs" + (f" -> {output_path}" if output_path else ""), err=True)
+    if not no_record and not no_update and tagger.settings.update.auto:
+        result = maybe_update(tagger, progress=False)
+        if result is not None:
+            click.echo(f"model update: {result.summary()}", err=True)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
+@click.option("--report", "report_dir", type=click.Path(path_type=Path), help="Write an HTML report.")
+@click.pass_obj
+def evaluate(obj: Context, file: Path, as_json: bool, report_dir: Path | None) -> None:
+    """Score a labeled file in the row format against the active model."""
+    result = obj.tagger.evaluate_file(file)
+    if report_dir is not None:
+        from jobtag.evaluation.report import write_report
+
+        page = write_report(obj.tagger, file, report_dir)
+        click.echo(f"report written to {page}", err=True)
+    per_tag = result.pop("per_tag", None)
+    if as_json:
+        _emit_json(result)
+        return
+    for key in (
+        "micro_f1",
+        "macro_f1",
+        "samples_f1",
+        "precision_micro",
+        "recall_micro",
+        "p_at_1",
+        "hamming_loss",
+        "subset_accuracy",
+        "binary_accuracy",
+    ):
+        click.echo(f"{key:16s} {result[key]:.4f}")
+    click.echo(f"jobs {result['jobs']}, model v{result['model_version']}")
+    if result.get("unknown_tags"):
+        click.echo(f"tags unknown to the model: {', '.join(result['unknown_tags'])}")
+    if per_tag:
+        click.echo("(per-tag figures: --report DIR)")
+
+
+@main.command()
+@click.argument("job_id", required=False)
+@click.option("--tags", help="Comma-separated corrected tag set.")
+@click.option("--file", "file", type=click.Path(path_type=Path), help="CSV/JSONL: job_id, tags.")
+@click.option("--who", help="Who made the correction.")
+@click.pass_obj
+def feedback(
+    obj: Context, job_id: str | None, tags: str | None, file: Path | None, who: str | None
+) -> None:
+    """Record corrected tags for a job (the truth from now on; new tags are allowed)."""
+    from jobtag.updating import read_feedback_file
+
+    if file is not None:
+        n = 0
+        for fid, ftags in read_feedback_file(file):
+            obj.tagger.feedback(fid, ftags, who=who, source=f"file:{file.name}")
+            n += 1
+        click.echo(f"recorded {n} corrections from {file}")
+        return
+    if not job_id or tags is None:
+        raise InputError("give JOB_ID --tags 'a,b' or --file FILE")
+    obj.tagger.feedback(job_id, tags.split(","), who=who, source="cli")
+    click.echo(f"recorded tags for job {job_id}")
+
+
+from jobtag import cli_loop  # noqa: E402,F401  (registers update/models/demo/serve)

@@ -1,0 +1,281 @@
+"""The Python API: a Tagger ties the job store, the featurizer and the active model together."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jobtag.config import Settings, load_settings
+from jobtag.errors import InputError, NoModel
+from jobtag.evaluation.metrics import multilabel_metrics
+from jobtag.features.batch import FeatureBatch
+from jobtag.features.pipeline import Featurizer
+from jobtag.models.tagmodel import TagModel
+from jobtag.records import Job
+from jobtag.store import JobStore
+from jobtag.jobfiles import read_jobs
+from jobtag.training.fit import train_model
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None] | None
+
+MAX_TITLE_CHARS = 1_000
+MAX_DESCRIPTION_CHARS = 1_000_000
+
+
+@dataclass
+class Prediction:
+    """Tags for one job: the decided tags and every tag's score (highest first)."""
+
+    job_id: str
+    tags: list[str]
+    scores: dict[str, float]
+    model_version: int | None = None
+
+    def to_dict(self, top_k: int | None = None) -> dict[str, Any]:
+        scores = dict(list(self.scores.items())[:top_k]) if top_k else self.scores
+        return {
+            "job_id": self.job_id,
+            "tags": self.tags,
+            "scores": {k: round(v, 4) for k, v in scores.items()},
+            "model_version": self.model_version,
+        }
+
+
+@dataclass
+class TrainResult:
+    version: int
+    path: Path
+    metrics: dict[str, Any]
+    seconds: float
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def make_job(
+    title: str,
+    description: str,
+    job_id: str | None = None,
+    company_id: str | None = None,
+    company_name: str | None = None,
+) -> Job:
+    """Validate a job sent for prediction; a job without id gets a generated one."""
+    if not isinstance(title, str) or not isinstance(description, str):
+        raise InputError("title and description must be text")
+    if not title.strip() and not description.strip():
+        raise InputError(f"job {job_id or '(new)'}: title and description are both empty")
+    if len(title) > MAX_TITLE_CHARS:
+        raise InputError(f"job {job_id or '(new)'}: title longer than {MAX_TITLE_CHARS} characters")
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise InputError(
+            f"job {job_id or '(new)'}: description longer than {MAX_DESCRIPTION_CHARS} characters"
+        )
+    return Job(
+        job_id=str(job_id) if job_id not in (None, "") else f"p-{uuid.uuid4().hex[:12]}",
+        title=title,
+        description=description,
+        company_id=company_id,
+        company_name=company_name,
+    )
+
+
+def label_matrix(labels: Sequence[frozenset[str] | None], tags: Sequence[str]) -> np.ndarray:
+    """Bool (n, T) matrix of the tag sets over `tags` (unknown tags ignored; None = no tags)."""
+    index = {t: i for i, t in enumerate(tags)}
+    y = np.zeros((len(labels), len(tags)), dtype=bool)
+    for r, tagset in enumerate(labels):
+        for t in tagset or ():
+            if t in index:
+                y[r, index[t]] = True
+    return y
+
+
+class Tagger:
+    """Import jobs, train, predict, take feedback and evaluate, on one job store."""
+
+    def __init__(self, settings: Settings | None = None, store: JobStore | None = None) -> None:
+        self.settings = settings or load_settings()
+        self._store = store
+        self._featurizer: Featurizer | None = None
+        self._model: TagModel | None = None
+        self._model_version: int | None = None
+
+    # -- plumbing -------------------------------------------------------------------------
+    @property
+    def store(self) -> JobStore:
+        if self._store is None:
+            self._store = JobStore(self.settings.database_url)
+        return self._store
+
+    @property
+    def featurizer(self) -> Featurizer:
+        if self._featurizer is None:
+            self._featurizer = Featurizer(self.settings.features, cache=self.store)
+        return self._featurizer
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> Tagger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def featurize_jobs(self, jobs: Sequence[Job], progress: Progress = None) -> FeatureBatch:
+        """Features of `jobs` in batches (cached by content hash in the store)."""
+        size = self.settings.features.batch_size
+        parts = []
+        for start in range(0, len(jobs), size):
+            parts.append(self.featurizer.transform(jobs[start : start + size]))
+            if progress:
+                progress(min(size, len(jobs) - start))
+        if not parts:
+            raise InputError("no jobs to featurize")
+        return FeatureBatch.concat(parts)
+
+    # -- data -----------------------------------------------------------------------------
+    def import_files(self, paths: Iterable[str | Path], progress: Any = None) -> dict[str, Any]:
+        totals: dict[str, Any] = {}
+        for path in paths:
+            result = self.store.import_file(Path(path), progress=progress)
+            totals[str(path)] = result if isinstance(result, dict) else vars(result)
+        return totals
+
+    def stats(self) -> dict[str, Any]:
+        return self.store.stats()
+
+    def featurize_store(self, progress: Progress = None) -> int:
+        """Featurize every job in the store (fills the feature cache); returns the job count."""
+        n = 0
+        batch: list[Job] = []
+        for job in self.store.iter_jobs():
+            batch.append(job)
+            if len(batch) >= self.settings.features.batch_size:
+                self.featurizer.transform(batch)
+                n += len(batch)
+                if progress:
+                    progress(len(batch))
+                batch = []
+        if batch:
+            self.featurizer.transform(batch)
+            n += len(batch)
+            if progress:
+                progress(len(batch))
+        return n
+
+    # -- model ----------------------------------------------------------------------------
+    def train(self, progress: bool = True) -> TrainResult:
+        """Train on every job in the store (AE on all, tagger on labeled); register and activate."""
+        t0 = time.perf_counter()
+        jobs = list(self.store.iter_jobs())
+        labeled = [j for j in jobs if j.labeled]
+        unlabeled = [j for j in jobs if not j.labeled]
+        log.info("training on %d labeled + %d unlabeled jobs", len(labeled), len(unlabeled))
+        if not labeled:
+            from jobtag.errors import TrainingError
+
+            raise TrainingError("the store has no labeled jobs: import jobs with tags first")
+        train_batch = self.featurize_jobs(labeled)
+        unl_batch = self.featurize_jobs(unlabeled) if unlabeled else None
+        model = train_model(
+            train_batch,
+            [j.tags for j in labeled],
+            self.settings.train,
+            self.settings.features,
+            unlabeled=unl_batch,
+            progress=progress,
+        )
+        version, path = self.save_model(model, status="active", note="full training")
+        seconds = time.perf_counter() - t0
+        return TrainResult(version, path, dict(model.metrics), seconds, dict(model.summary))
+
+    def save_model(self, model: TagModel, status: str, note: str) -> tuple[int, Path]:
+        """Save `model` under the models folder and register it in the store."""
+        models_dir = self.settings.models_dir
+        models_dir.mkdir(parents=True, exist_ok=True)
+        path = models_dir / f"model-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        model.save(path)
+        version = self.store.register_model(
+            str(path), dict(model.metrics), status="candidate", note=note
+        )
+        if status == "active":
+            self.store.promote(version)
+            self._model, self._model_version = model, version
+        return version, path
+
+    def load_model(self, reload: bool = False) -> tuple[TagModel, int]:
+        """The active model (loaded once, reloaded when another process promoted a new one)."""
+        active = self.store.active_model()
+        if active is None:
+            raise NoModel("no trained model yet: run `jobtag train` first")
+        version = active.version
+        if reload or self._model is None or self._model_version != version:
+            self._model = TagModel.load(Path(active.path))
+            self._model_version = version
+        assert self._model is not None
+        return self._model, version
+
+    # -- predict --------------------------------------------------------------------------
+    def predict(
+        self, jobs: Sequence[Job], record: bool = True, source: str = "predict"
+    ) -> list[Prediction]:
+        """Tag jobs with the active model; record each job and its prediction in the store."""
+        if not jobs:
+            return []
+        model, version = self.load_model()
+        batch = self.featurizer.transform(list(jobs))
+        scores = model.scores(batch)
+        decided = model.decide(scores)
+        out: list[Prediction] = []
+        for job, row, dec in zip(jobs, scores, decided, strict=True):
+            order = np.argsort(-row)
+            out.append(
+                Prediction(
+                    job_id=job.job_id,
+                    tags=[model.tags[i] for i in order if dec[i]],
+                    scores={model.tags[i]: float(row[i]) for i in order},
+                    model_version=version,
+                )
+            )
+        if record:
+            self.store.record_predictions_many(
+                [(job, p.scores, p.tags) for job, p in zip(jobs, out, strict=True)],
+                version,
+                source,
+            )
+        return out
+
+    def feedback(
+        self, job_id: str, tags: Sequence[str], who: str | None = None, source: str = "api"
+    ) -> None:
+        """Record the corrected tag set of a job (the truth from now on; new tags allowed)."""
+        clean = sorted({t.strip() for t in tags if t and t.strip()})
+        self.store.add_feedback(job_id, clean, who=who, source=source)
+
+    # -- evaluate -------------------------------------------------------------------------
+    def evaluate_jobs(self, jobs: Sequence[Job]) -> dict[str, Any]:
+        """Score labeled jobs with the active model (nothing is recorded)."""
+        jobs = [j for j in jobs if j.labeled]
+        if not jobs:
+            raise InputError("no labeled jobs to evaluate")
+        model, version = self.load_model()
+        batch = self.featurize_jobs(jobs)
+        scores = model.scores(batch)
+        y_pred = model.decide(scores)
+        y_true = label_matrix([j.tags for j in jobs], model.tags)
+        result = multilabel_metrics(y_true, y_pred, scores, tag_names=model.tags)
+        unknown = sorted({t for j in jobs for t in j.tags or ()} - set(model.tags))
+        result.update(jobs=len(jobs), model_version=version, unknown_tags=unknown)
+        return result
+
+    def evaluate_file(self, path: str | Path) -> dict[str, Any]:
+        return self.evaluate_jobs(list(read_jobs(Path(path), require_tags=True)))
