@@ -86,6 +86,10 @@ def make_job(
     )
 
 
+def headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(metrics[k]) for k in ("micro_f1", "macro_f1") if k in metrics}
+
+
 def label_matrix(labels: Sequence[frozenset[str] | None], tags: Sequence[str]) -> np.ndarray:
     """Bool (n, T) matrix of the tag sets over `tags` (unknown tags ignored; None = no tags)."""
     index = {t: i for i, t in enumerate(tags)}
@@ -196,6 +200,16 @@ class Tagger:
         )
         version, path = self.save_model(model, status="active", note="full training")
         seconds = time.perf_counter() - t0
+        # Every job in the store is in this model: the learning loop counts new jobs from here.
+        self.store.record_update_run(
+            jobs_used=len(jobs),
+            labels=len(labeled),
+            metrics_after=headline_metrics(model.metrics),
+            model_version=version,
+            promoted=True,
+            reason="full training",
+            seconds=seconds,
+        )
         return TrainResult(version, path, dict(model.metrics), seconds, dict(model.summary))
 
     def save_model(self, model: TagModel, status: str, note: str) -> tuple[int, Path]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from jobtag.errors import InputError, TrainingError
 from jobtag.records import Job
-from jobtag.tagger import Tagger, label_matrix
+from jobtag.tagger import Tagger, headline_metrics, label_matrix
 
 log = logging.getLogger(__name__)
 
@@ -202,8 +202,8 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
         cmp_batch = tagger.featurize_jobs(cmp_)
         y_old = label_matrix([j.tags for j in cmp_], current.tags)
         y_new = label_matrix([j.tags for j in cmp_], candidate.tags)
-        before = _headline(current.evaluate(cmp_batch, y_old))
-        after = _headline(candidate.evaluate(cmp_batch, y_new))
+        before = headline_metrics(current.evaluate(cmp_batch, y_old))
+        after = headline_metrics(candidate.evaluate(cmp_batch, y_new))
         worse = after["micro_f1"] < before["micro_f1"] - cfg.promote_tolerance
         promoted = not worse
         reason = (
@@ -233,10 +233,6 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
     if not promoted:
         log.warning("update kept v%d as candidate: %s", new_version, reason)
     return result
-
-
-def _headline(metrics: dict[str, Any]) -> dict[str, float]:
-    return {k: float(metrics[k]) for k in ("micro_f1", "macro_f1") if k in metrics}
 
 
 def read_feedback_file(path: Path) -> Iterator[tuple[str, list[str]]]:

@@ -1,0 +1,5 @@
+"""`python -m jobtag` runs the CLI."""
+
+from jobtag.cli import main
+
+main()

@@ -1,0 +1,80 @@
+"""The Python API end to end on a small synthetic board: train, predict, record, evaluate, reload."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobtag.errors import InputError, NoModel, NotFound
+from jobtag.synthetic import BoardSpec, generate_jobs
+from jobtag.tagger import Tagger, make_job
+
+from .helpers import board_file, tiny_settings, trained_tagger
+
+
+@pytest.fixture(scope="module")
+def tagger(tmp_path_factory):
+    t = trained_tagger(tmp_path_factory.mktemp("tagger"))
+    yield t
+    t.close()
+
+
+def test_train_registers_an_active_model(tagger):
+    models = tagger.store.list_models()
+    assert [m.status for m in models] == ["active"]
+    assert 0.0 <= models[0].metrics["micro_f1"] <= 1.0
+
+
+def test_predict_records_jobs_and_beats_chance(tagger):
+    jobs = [j for j in generate_jobs(BoardSpec(jobs=120, seed=99), start_id=10_000) if j.labeled]
+    preds = tagger.predict([make_job(j.title, j.description, j.job_id) for j in jobs])
+    hits = sum(bool(set(p.tags) & set(j.tags)) for p, j in zip(preds, jobs, strict=True))
+    assert hits / len(jobs) > 0.6
+    assert all(list(p.scores.values()) == sorted(p.scores.values(), reverse=True) for p in preds)
+    stored = tagger.store.get_job(jobs[0].job_id)
+    assert stored.title == jobs[0].title
+    assert tagger.store.jobs_since_last_update() >= len(jobs)
+
+
+def test_evaluate_file_reports_all_keys(tagger, tmp_path):
+    path = board_file(tmp_path, jobs=150, seed=5, start_id=50_000)
+    result = tagger.evaluate_file(path)
+    for key in ("micro_f1", "macro_f1", "samples_f1", "precision_micro", "recall_micro",
+                "p_at_1", "hamming_loss", "subset_accuracy", "binary_accuracy"):  # fmt: skip
+        assert 0.0 <= result[key] <= 1.0, key
+    assert result["micro_f1"] > 0.5
+    assert result["binary_accuracy"] > result["micro_f1"]  # why the seed's "accuracy" misleads
+
+
+def test_reload_gives_the_same_scores(tagger):
+    job = make_job("Senior Python Developer", "<p>django, rest api</p>")
+    a = tagger.predict([job], record=False)[0].scores
+    fresh = Tagger(tagger.settings)
+    try:
+        b = fresh.predict([job], record=False)[0].scores
+    finally:
+        fresh.close()
+    assert a.keys() == b.keys()
+    assert all(abs(a[k] - b[k]) < 1e-6 for k in a)
+
+
+def test_feedback_unknown_job_is_a_clear_error(tagger):
+    with pytest.raises(NotFound, match="no-such-job"):
+        tagger.feedback("no-such-job", ["Sales"])
+
+
+def test_bad_jobs_are_rejected():
+    with pytest.raises(InputError, match="both empty"):
+        make_job("", "  ")
+    with pytest.raises(InputError, match="description longer"):
+        make_job("t", "x" * 1_000_001)
+    assert make_job("t", "d").job_id.startswith("p-")
+    assert make_job("t", "d", job_id=7).job_id == "7"
+
+
+def test_predict_without_a_model(tmp_path):
+    t = Tagger(tiny_settings(tmp_path / "home"))
+    try:
+        with pytest.raises(NoModel, match="jobtag train"):
+            t.predict([make_job("t", "d")])
+    finally:
+        t.close()

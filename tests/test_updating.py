@@ -1,0 +1,156 @@
+"""The learning loop: updates after N jobs, new tags, promotion, rollback, the lock, kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from jobtag.errors import LockBusy
+from jobtag.models.tagmodel import TagModel
+from jobtag.synthetic import BoardSpec, generate_jobs
+from jobtag.tagger import Tagger, make_job
+from jobtag.updating import maybe_update, pseudo_labels, run_update
+
+from .helpers import trained_tagger
+
+
+def _stream(tagger: Tagger, n: int, seed: int, start: int, correct: int = 0, extra_tag=None):
+    """Predict n new jobs; give the first `correct` labeled ones their true tags as feedback."""
+    jobs = list(generate_jobs(BoardSpec(jobs=n, seed=seed), start_id=start))
+    tagger.predict([make_job(j.title, j.description, j.job_id) for j in jobs])
+    done = 0
+    for j in jobs:
+        if j.labeled and done < correct:
+            tagger.feedback(j.job_id, sorted(j.tags | ({extra_tag} if extra_tag else set())))
+            done += 1
+    return jobs
+
+
+@pytest.fixture
+def tagger(tmp_path):
+    t = trained_tagger(tmp_path, jobs=300)
+    yield t
+    t.close()
+
+
+def test_no_update_before_n_jobs(tagger):
+    _stream(tagger, 5, seed=11, start=20_000)
+    assert maybe_update(tagger) is None
+
+
+def test_update_with_corrections_and_a_new_tag(tagger):
+    before = tagger.load_model()[0]
+    old_tags = list(before.tags)
+    _stream(tagger, 40, seed=12, start=30_000, correct=25, extra_tag="Remote")
+    result = maybe_update(tagger)
+    assert result is not None and result.new_jobs >= 40
+    assert result.labeled >= 20 and result.new_tags == ["Remote"]
+    models = tagger.store.list_models()
+    assert len(models) == 2
+    new = TagModel.load(__import__("pathlib").Path(models[-1].path))
+    assert new.tags[: len(old_tags)] == old_tags and "Remote" in new.tags
+    history = tagger.store.update_history()
+    assert history[-1].status == "done" and history[-1].labels == result.labeled
+    assert tagger.store.jobs_since_last_update() == 0
+    if result.promoted:  # the new tag is served
+        p = tagger.predict([make_job("Backend Developer", "remote api server")], record=False)[0]
+        assert "Remote" in p.scores
+
+
+def test_promotion_refuses_a_worse_model(tagger, monkeypatch):
+    active = tagger.store.active_model().version
+
+    def sabotage(self, *args, **kwargs):  # a "fine-tune" that wrecks the model
+        for module in self.__dict__.values():
+            if hasattr(module, "parameters"):
+                for p in module.parameters():
+                    p.data.copy_(sa_noise(p.data.shape))
+
+    monkeypatch.setattr(TagModel, "fine_tune", sabotage)
+    _stream(tagger, 40, seed=13, start=40_000, correct=10)
+    result = run_update(tagger)
+    assert not result.promoted, result.reason
+    assert result.after["micro_f1"] < result.before["micro_f1"]
+    assert tagger.store.active_model().version == active
+    statuses = {m.version: m.status for m in tagger.store.list_models()}
+    assert statuses[result.new_version] == "candidate"
+
+
+def sa_noise(shape):
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(shape, generator=g) * 3.0
+
+
+def test_rollback_and_promote(tagger):
+    first = tagger.store.active_model().version
+    _stream(tagger, 40, seed=14, start=50_000, correct=20)
+    tagger.settings.update.promote_tolerance = 1.0  # accept whatever comes out
+    result = run_update(tagger)
+    assert result.promoted and tagger.store.active_model().version == result.new_version
+    tagger.store.rollback()
+    assert tagger.store.active_model().version == first
+    assert tagger.load_model()[1] == first  # the tagger follows the store
+    tagger.store.promote(result.new_version)
+    assert tagger.load_model()[1] == result.new_version
+
+
+def test_lock_blocks_a_second_update(tagger):
+    _stream(tagger, 40, seed=15, start=60_000)
+    with tagger.store.update_lock("someone-else"), pytest.raises(LockBusy, match="someone-else"):
+        run_update(tagger)
+
+
+def test_pseudo_label_gate():
+    th = {"a": 0.5, "b": 0.5, "c": 0.5}
+    assert pseudo_labels({"a": 0.95, "b": 0.02, "c": 0.01}, th, 0.9) == {"a"}
+    assert pseudo_labels({"a": 0.95, "b": 0.6, "c": 0.01}, th, 0.9) is None  # b undecided
+    assert pseudo_labels({"a": 0.7, "b": 0.2, "c": 0.01}, th, 0.9) is None  # nothing confident
+
+
+@pytest.mark.slow
+def test_killed_update_leaves_the_current_model_serving(tagger, tmp_path):
+    _stream(tagger, 60, seed=16, start=70_000, correct=20)
+    active = tagger.store.active_model().version
+    s = tagger.settings
+    env = {**os.environ, "JOBTAG_HOME": str(s.home), "JOBTAG_FEATURES__N_FEATURES": "4096",
+           "JOBTAG_FEATURES__MAX_TOKENS": "64", "JOBTAG_UPDATE__EPOCHS": "50"}  # fmt: skip
+    runs = sa.table("update_runs", sa.column("status"))
+    engine = sa.create_engine(s.database_url)
+    for _attempt in range(2):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jobtag", "-q", "update", "--force"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            with engine.connect() as conn:
+                running = conn.execute(
+                    sa.select(sa.func.count()).select_from(runs).where(runs.c.status == "running")
+                ).scalar()
+            if running:
+                time.sleep(0.5)  # let it get into training
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.stderr.read().decode()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    engine.dispose()
+    # The previous model still serves, and the next update takes the stale lock over.
+    assert tagger.store.active_model().version == active
+    p = tagger.predict([make_job("Recruiter", "sourcing candidates")], record=False)[0]
+    assert p.model_version == active and np.isfinite(list(p.scores.values())).all()
+    tagger.settings.update.epochs = 1
+    result = run_update(tagger)
+    assert result.new_version is not None
+    assert [r.status for r in tagger.store.update_history()][-3:] == ["aborted", "aborted", "done"]
