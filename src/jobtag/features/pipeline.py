@@ -1,0 +1,184 @@
+"""The featurizer: jobs -> FeatureBatch (hashed bag, raw numeric block, ordered token ids), cached."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+
+import numpy as np
+import scipy.sparse as sp
+
+from jobtag.config import FeatureSettings
+from jobtag.errors import ConfigError
+from jobtag.features.batch import NUMERIC_NAMES, FeatureBatch
+from jobtag.features.cache import FeatureCache, decode_features, encode_features
+from jobtag.features.clean import MAX_CHARS, HtmlCleaner, TextNormalizer, expand_contractions
+from jobtag.features.hashing import HASH_SEED, TITLE_PREFIX, TokenHasher
+from jobtag.features.pos import get_tagger
+from jobtag.features.textstats import text_stats
+from jobtag.records import Job
+
+log = logging.getLogger(__name__)
+
+# Bump when any processing step changes what a job's features are (it invalidates caches).
+FEATURES_CODE_VERSION = "1"
+
+
+class Featurizer:
+    """Stateless featurizer (but for memo dicts and an optional content-hash cache).
+
+    Per job: title and description are cleaned of HTML; statistics are computed on
+    "title\\ndescription"; POS counts on the same text after contraction expansion; tokens are the
+    stemmed non-stop words, title tokens hashed as "t:"+stem (own columns), description tokens
+    plain, all in one id space [1, n_features). `bag` counts all of a job's ids; `tokens` keeps
+    the first `max_tokens` of them in reading order (title first).
+    """
+
+    def __init__(
+        self, settings: FeatureSettings | None = None, cache: FeatureCache | None = None
+    ) -> None:
+        self.settings = settings if settings is not None else FeatureSettings()
+        if self.settings.max_tokens < 1:
+            raise ConfigError(
+                f"features.max_tokens must be at least 1, got {self.settings.max_tokens}"
+            )
+        if self.settings.batch_size < 1:
+            raise ConfigError(
+                f"features.batch_size must be at least 1, got {self.settings.batch_size}"
+            )
+        self.cache = cache
+        self.cleaner = HtmlCleaner()
+        self.normalizer = TextNormalizer()
+        self.hasher = TokenHasher(self.settings.n_features)
+        self.tagger = get_tagger(self.settings.pos_tagger)
+        self._title_memo: dict[str, int] = {}
+        self._desc_memo: dict[str, int] = {}
+
+    @property
+    def version(self) -> str:
+        """Short id (<= 64 chars, the store's column) of what the cached payload depends on:
+        code version, n_features, tagger, hash seed, max text length; not max_tokens/batch_size."""
+        s = self.settings
+        full = f"{FEATURES_CODE_VERSION};{s.n_features};{s.pos_tagger};{HASH_SEED};{MAX_CHARS}"
+        digest = hashlib.blake2b(full.encode("utf-8"), digest_size=4).hexdigest()
+        return f"f{FEATURES_CODE_VERSION}:{s.n_features}:{s.pos_tagger[:24]}:{digest}"
+
+    def fit(self, jobs: Iterable[Job] | None = None, y: object = None) -> Featurizer:
+        return self
+
+    def partial_fit(self, jobs: Iterable[Job] | None = None, y: object = None) -> Featurizer:
+        return self
+
+    # --- per stage -----------------------------------------------------------------------------
+
+    def clean(self, job: Job) -> tuple[str, str]:
+        """(title, description) as plain text."""
+        return self.cleaner.clean(job.title), self.cleaner.clean(job.description)
+
+    def _ids(self, words: list[str], title: bool) -> list[int]:
+        """Ids of lowercased words (stop words dropped) via a word -> id memo (0 = stop word)."""
+        memo = self._title_memo if title else self._desc_memo
+        get = memo.get
+        ids = [get(w, -1) for w in words]
+        if -1 in ids:
+            if len(memo) >= self.normalizer.memo_size:
+                memo.clear()
+            stem, hid, prefix = self.normalizer.stem, self.hasher.id, TITLE_PREFIX if title else ""
+            for i, w in enumerate(words):
+                if ids[i] == -1:
+                    s = stem(w)
+                    ids[i] = memo[w] = hid(prefix + s) if s else 0
+        return [i for i in ids if i]
+
+    def word_ids(self, title_words: list[str], desc_words: list[str]) -> np.ndarray:
+        """int32 ids of a job's lowercased words (from `TextNormalizer.words`), title first."""
+        return np.array(self._ids(title_words, True) + self._ids(desc_words, False), np.int32)
+
+    def tokenize(self, job: Job) -> list[str]:
+        """The job's tokens as the model sees them (before hashing), for display and debugging."""
+        title, desc = self.clean(job)
+        stem = self.normalizer.stem
+        out = [TITLE_PREFIX + s for s in map(stem, self.normalizer.words(title)) if s]
+        return out + [s for s in map(stem, self.normalizer.words(desc)) if s]
+
+    def compute(self, jobs: Sequence[Job]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(raw numeric row, all token ids) of each job, without the cache."""
+        split = self.normalizer.split_words
+        pos_texts, ids = [], []
+        numeric = np.zeros((len(jobs), len(NUMERIC_NAMES)), dtype=np.float32)
+        for i, job in enumerate(jobs):
+            title, desc = self.clean(job)
+            text = f"{title}\n{desc}" if title and desc else title or desc
+            title, desc = expand_contractions(title), expand_contractions(desc)
+            t_words, d_words = split(title), split(desc)
+            # Stop words are counted on the (lowercased, contraction-expanded) words of the job.
+            numeric[i, :6] = text_stats(text, lower_words=t_words + d_words)
+            pos_texts.append(f"{title}\n{desc}" if title and desc else title or desc)
+            ids.append(self.word_ids(t_words, d_words))
+        if jobs:
+            numeric[:, 6:] = self.tagger.count(pos_texts)
+        return list(zip(numeric, ids, strict=True))
+
+    # --- batches -------------------------------------------------------------------------------
+
+    def _rows(self, jobs: Sequence[Job]) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self.cache is None:
+            return self.compute(jobs)
+        version = self.version
+        hashes = [job.content_hash for job in jobs]
+        found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for h, payload in self.cache.get_features(list(dict.fromkeys(hashes)), version).items():
+            try:
+                found[h] = decode_features(payload)
+            except ValueError as exc:
+                log.warning("ignoring corrupt cached features of content hash %s: %s", h, exc)
+        missing = [job for job in jobs if job.content_hash not in found]
+        if missing:
+            fresh = {}
+            for job, row in zip(missing, self.compute(missing), strict=True):
+                found[job.content_hash] = row
+                fresh[job.content_hash] = encode_features(*row)
+            self.cache.put_features(fresh, version)
+        return [found[h] for h in hashes]
+
+    def _batch(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> FeatureBatch:
+        n, width = len(rows), self.settings.n_features
+        lengths = np.fromiter((len(ids) for _, ids in rows), dtype=np.int64, count=n)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        indices = np.concatenate([ids for _, ids in rows]) if n else np.zeros(0, np.int32)
+        if indices.size and (indices.min() < 1 or indices.max() >= width):
+            raise ConfigError(
+                f"token ids outside [1, {width}): cached features of another n_features?"
+            )
+        bag = sp.csr_matrix(
+            (np.ones(indices.size, dtype=np.float32), indices.astype(np.int32), indptr),
+            shape=(n, width),
+        )
+        bag.sum_duplicates()
+        numeric = (
+            np.stack([num for num, _ in rows])
+            if n
+            else np.zeros((0, len(NUMERIC_NAMES)), np.float32)
+        )
+        m = self.settings.max_tokens
+        tokens = [np.ascontiguousarray(ids[:m], dtype=np.int32) for _, ids in rows]
+        return FeatureBatch(bag, numeric.astype(np.float32, copy=False), tokens)
+
+    def transform(self, jobs: Sequence[Job]) -> FeatureBatch:
+        """Features of `jobs` in one batch (in chunks of settings.batch_size internally)."""
+        batches = list(self.iter_transform(jobs))
+        if not batches:
+            return self._batch([])
+        return batches[0] if len(batches) == 1 else FeatureBatch.concat(batches)
+
+    def iter_transform(
+        self, jobs: Iterable[Job], batch_size: int | None = None
+    ) -> Iterator[FeatureBatch]:
+        """Stream FeatureBatches of up to `batch_size` (default settings.batch_size) jobs."""
+        size = batch_size or self.settings.batch_size
+        it = iter(jobs)
+        while chunk := list(islice(it, size)):
+            yield self._batch(self._rows(chunk))
