@@ -125,7 +125,13 @@ def test_killed_update_leaves_the_current_model_serving(tagger, tmp_path):
            "JOBTAG_FEATURES__MAX_TOKENS": "64", "JOBTAG_UPDATE__EPOCHS": "50"}  # fmt: skip
     runs = sa.table("update_runs", sa.column("status"))
     engine = sa.create_engine(s.database_url)
+
+    def n_runs() -> int:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(runs)).scalar()
+
     for _attempt in range(2):
+        seen = n_runs()
         proc = subprocess.Popen(
             [sys.executable, "-m", "jobtag", "-q", "update", "--force"],
             env=env,
@@ -134,11 +140,7 @@ def test_killed_update_leaves_the_current_model_serving(tagger, tmp_path):
         )
         deadline = time.time() + 60
         while time.time() < deadline and proc.poll() is None:
-            with engine.connect() as conn:
-                running = conn.execute(
-                    sa.select(sa.func.count()).select_from(runs).where(runs.c.status == "running")
-                ).scalar()
-            if running:
+            if n_runs() > seen:  # this process opened its update run
                 time.sleep(0.5)  # let it get into training
                 break
             time.sleep(0.05)

@@ -70,7 +70,7 @@ class JobtagGroup(click.Group):
 @click.option("--db", "db_url", envvar="JOBTAG_DB", help="Database URL (default: SQLite in HOME).")
 @click.option("--home", type=click.Path(path_type=Path), help="Data folder (env JOBTAG_HOME).")
 @click.option("--config", "config_file", type=click.Path(), help="TOML config file.")
-@click.option("-v", "--verbose", count=True, help="More logging on stderr.")
+@click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.pass_context
 def main(
@@ -82,7 +82,7 @@ def main(
     quiet: bool,
 ) -> None:
     """jobtag: tag job postings and keep learning from new jobs and corrections."""
-    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if verbose < 2:
         for noisy in ("alembic", "sqlalchemy", "httpx", "matplotlib"):

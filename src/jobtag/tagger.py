@@ -204,13 +204,13 @@ class Tagger:
         self.store.record_update_run(
             jobs_used=len(jobs),
             labels=len(labeled),
-            metrics_after=headline_metrics(model.metrics),
+            metrics_after=headline_metrics(model.val_metrics),
             model_version=version,
             promoted=True,
             reason="full training",
             seconds=seconds,
         )
-        return TrainResult(version, path, dict(model.metrics), seconds, dict(model.summary))
+        return TrainResult(version, path, dict(model.val_metrics), seconds, dict(model.summary))
 
     def save_model(self, model: TagModel, status: str, note: str) -> tuple[int, Path]:
         """Save `model` under the models folder and register it in the store."""
@@ -219,7 +219,7 @@ class Tagger:
         path = models_dir / f"model-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         model.save(path)
         version = self.store.register_model(
-            str(path), dict(model.metrics), status="candidate", note=note
+            str(path), dict(model.val_metrics), status="candidate", note=note
         )
         if status == "active":
             self.store.promote(version)
@@ -274,6 +274,22 @@ class Tagger:
         """Record the corrected tag set of a job (the truth from now on; new tags allowed)."""
         clean = sorted({t.strip() for t in tags if t and t.strip()})
         self.store.add_feedback(job_id, clean, who=who, source=source)
+
+    def recent_predictions(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The most recently predicted jobs with their predicted and human tags (for review)."""
+        return self.store.recent_predictions(limit)
+
+    def job_details(self, job_id: str) -> dict[str, Any]:
+        """A stored job, its true tags and its correction log."""
+        job = self.store.get_job(job_id)
+        return {
+            "job_id": job.job_id,
+            "title": job.title,
+            "description": job.description,
+            "company_name": job.company_name,
+            "tags": sorted(job.tags) if job.tags is not None else None,
+            "corrections": self.store.feedback_log(job_id),
+        }
 
     # -- evaluate -------------------------------------------------------------------------
     def evaluate_jobs(self, jobs: Sequence[Job]) -> dict[str, Any]:

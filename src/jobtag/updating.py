@@ -212,7 +212,7 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
         )
         if new_tags and not promoted:
             reason += "; new tags would not be served"
-    candidate.metrics = {**candidate.metrics, "update_validation": after}
+    candidate.val_metrics = {**candidate.val_metrics, "update_validation": after}
     status = "active" if promoted else "candidate"
     new_version, _ = tagger.save_model(candidate, status=status, note=f"update of v{base_version}")
     result = UpdateResult(

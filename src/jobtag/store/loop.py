@@ -236,6 +236,46 @@ class LoopMixin:
         return [{"tags": loads(r.tags), "who": r.who, "source": r.source,
                  "created_at": r.created_at} for r in rows]  # fmt: skip
 
+    def recent_predictions(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The `limit` most recently predicted jobs, newest first: job_id, title, model_version,
+        predicted tags (of the latest prediction) and human tags (None when never corrected)."""
+        j, p, jt, t = S.jobs, S.predictions, S.job_tags, S.tags
+        with self.engine.connect() as conn:
+            latest = conn.execute(
+                sa.select(p.c.job_id, sa.func.max(p.c.created_at).label("at"),
+                          sa.func.max(p.c.model_version).label("version"))
+                .group_by(p.c.job_id)
+                .order_by(sa.desc("at"), p.c.job_id.desc())
+                .limit(int(limit))
+            ).all()  # fmt: skip
+            ids = [r.job_id for r in latest]
+            meta = {r.id: r for r in conn.execute(
+                sa.select(j.c.id, j.c.source_job_id, j.c.title, j.c.corrected_at)
+                .where(j.c.id.in_(ids))
+            )}  # fmt: skip
+            links: dict[tuple[int, str], list[str]] = {}
+            for r in conn.execute(
+                sa.select(jt.c.job_id, jt.c.origin, t.c.name)
+                .join(t, t.c.id == jt.c.tag_id)
+                .where(jt.c.job_id.in_(ids), jt.c.origin.in_(("model", "human")))
+                .order_by(t.c.name)
+            ):
+                links.setdefault((r.job_id, r.origin), []).append(r.name)
+        return [
+            {
+                "job_id": meta[r.job_id].source_job_id,
+                "title": meta[r.job_id].title,
+                "model_version": r.version,
+                "predicted_at": r.at,
+                "predicted": links.get((r.job_id, "model"), []),
+                "human_tags": links.get((r.job_id, "human"), [])
+                if meta[r.job_id].corrected_at is not None
+                else None,
+            }
+            for r in latest
+            if r.job_id in meta
+        ]
+
     # ------------------------------------------------------- new jobs / runs
     def _watermark(self, conn: sa.Connection) -> int:
         ur = S.update_runs
