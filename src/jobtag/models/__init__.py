@@ -1,0 +1,1 @@
+"""Models: the convolutional autoencoder, the tagger, thresholds, and TagModel checkpoints."""

@@ -1,0 +1,1 @@
+"""Training: fit a TagModel (autoencoder pretraining, tagger with early stopping, thresholds)."""

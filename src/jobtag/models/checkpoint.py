@@ -1,0 +1,195 @@
+"""Model checkpoints: state dicts + one JSON file, written atomically, loaded with clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+import jobtag
+from jobtag.config import FeatureSettings, TrainSettings
+from jobtag.errors import ModelError
+from jobtag.features.scaling import NumericScaler
+from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder
+from jobtag.models.inputs import BagWeighting
+from jobtag.models.tagger import TaggerConfig, TaggerNet
+
+if TYPE_CHECKING:
+    from jobtag.models.tagmodel import TagModel
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "model.json"
+WEIGHT_FILES = ("autoencoder.pt", "tagger.pt", "idf.npy")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _jsonable(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {k: _jsonable(v) for k, v in dataclasses.asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def save_model(model: TagModel, directory: Path) -> Path:
+    """Write weights + model.json to a temp dir beside `directory`, fsync, then rename over it."""
+    directory = directory.resolve()
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    try:
+        torch.save(model.ae.state_dict(), tmp / "autoencoder.pt")
+        torch.save(model.tagger.state_dict(), tmp / "tagger.pt")
+        idf = model.weighting.idf_ if model.weighting is not None else np.zeros(0, np.float32)
+        np.save(tmp / "idf.npy", np.asarray(idf, dtype=np.float32), allow_pickle=False)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "versions": {
+                "jobtag": jobtag.__version__,
+                "torch": torch.__version__,
+                "python": platform.python_version(),
+            },
+            "autoencoder": _jsonable(model.ae.cfg),
+            "tagger": _jsonable(model.tagger.cfg),
+            "tags": model.tags,
+            "thresholds": [float(t) for t in model.thresholds],
+            "global_threshold": model.global_threshold,
+            "pos_weight": [float(p) for p in model.pos_weight],
+            "scaler": model.scaler.to_dict(),
+            "features": _jsonable(model.feature_settings),
+            "train_settings": _jsonable(model.settings),
+            "summary": _jsonable(model.summary),
+            "val_metrics": _jsonable(model.val_metrics),
+            "checksums": {name: _sha256(tmp / name) for name in WEIGHT_FILES},
+        }
+        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        for p in tmp.iterdir():
+            _fsync(p)
+        _fsync(tmp)
+        old = None
+        if directory.exists():
+            old = directory.parent / f".{directory.name}.old-{os.getpid()}"
+            os.rename(directory, old)
+        os.rename(tmp, directory)
+        _fsync(directory.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def _dataclass_from(cls: type, data: dict[str, Any], what: str, directory: Path) -> Any:
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for k, v in data.items():
+        if k not in names:
+            continue  # a setting dropped since: ignore
+        kwargs[k] = tuple(v) if isinstance(v, list) else v
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ModelError(f"{directory / CONFIG_FILE}: bad {what} section ({exc})") from exc
+
+
+def load_model(directory: Path, expect_features: FeatureSettings | None = None) -> TagModel:
+    """Read a checkpoint written by save_model; ModelError names the file and the problem."""
+    from jobtag.models.tagmodel import TagModel
+
+    cfg_path = directory / CONFIG_FILE
+    if not directory.is_dir():
+        raise ModelError(f"model directory not found: {directory}")
+    if not cfg_path.is_file():
+        raise ModelError(f"model file missing: {cfg_path}")
+    try:
+        meta = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"model file corrupt: {cfg_path} ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        got = meta.get("format_version") if isinstance(meta, dict) else None
+        raise ModelError(
+            f"{cfg_path}: model format version {got!r} is not supported by this jobtag "
+            f"(expects {FORMAT_VERSION}); retrain with `jobtag train`"
+        )
+    try:
+        for name in WEIGHT_FILES:
+            path = directory / name
+            if not path.is_file():
+                raise ModelError(f"model file missing: {path}")
+            if _sha256(path) != meta["checksums"][name]:
+                raise ModelError(f"model file corrupt (checksum mismatch, truncated?): {path}")
+        features = _dataclass_from(FeatureSettings, meta["features"], "features", directory)
+        if expect_features is not None:
+            for key in ("n_features", "max_tokens"):
+                if getattr(expect_features, key) != getattr(features, key):
+                    raise ModelError(
+                        f"{cfg_path}: model was trained with features.{key}="
+                        f"{getattr(features, key)}, current settings say "
+                        f"{getattr(expect_features, key)}; retrain or restore the setting"
+                    )
+        ae_cfg = _dataclass_from(AutoencoderConfig, meta["autoencoder"], "autoencoder", directory)
+        tg_cfg = _dataclass_from(TaggerConfig, meta["tagger"], "tagger", directory)
+        settings = _dataclass_from(
+            TrainSettings, meta["train_settings"], "train_settings", directory
+        )
+        ae, tagger = ConvAutoencoder(ae_cfg), TaggerNet(tg_cfg)
+        try:
+            ae.load_state_dict(torch.load(directory / "autoencoder.pt", weights_only=True))
+            tagger.load_state_dict(torch.load(directory / "tagger.pt", weights_only=True))
+            idf = np.load(directory / "idf.npy", allow_pickle=False)
+        except (RuntimeError, OSError, ValueError, EOFError) as exc:
+            raise ModelError(f"model weights in {directory} cannot be loaded: {exc}") from exc
+        weighting = None
+        if tagger.wide is not None:
+            weighting = BagWeighting()
+            weighting.idf_ = idf.astype(np.float32)
+        return TagModel(
+            ae,
+            tagger,
+            meta["tags"],
+            np.asarray(meta["thresholds"], np.float32),
+            meta["global_threshold"],
+            NumericScaler.from_dict(meta["scaler"]),
+            weighting,
+            features,
+            settings,
+            np.asarray(meta["pos_weight"], np.float32),
+            meta.get("summary"),
+            meta.get("val_metrics"),
+        )
+    except KeyError as exc:
+        raise ModelError(f"{cfg_path}: required entry {exc} missing") from exc
+    except ValueError as exc:
+        raise ModelError(f"{cfg_path}: inconsistent model ({exc})") from exc

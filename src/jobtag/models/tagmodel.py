@@ -1,0 +1,248 @@
+"""TagModel: the trained autoencoder + tagger + tags + thresholds + fitted input transforms."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from jobtag.config import FeatureSettings, TrainSettings
+from jobtag.evaluation.metrics import multilabel_metrics
+from jobtag.features.batch import FeatureBatch
+from jobtag.features.scaling import NumericScaler
+from jobtag.models.autoencoder import ConvAutoencoder
+from jobtag.models.inputs import BagWeighting
+from jobtag.models.loops import TaggerData, ae_epoch, encode, tagger_epoch, tagger_scores
+from jobtag.models.tagger import TaggerNet
+from jobtag.models.thresholds import calibrate_thresholds
+
+log = logging.getLogger(__name__)
+
+
+class TagModel:
+    """Everything needed to tag featurized jobs, keep training them, and save/load a checkpoint."""
+
+    def __init__(
+        self,
+        ae: ConvAutoencoder,
+        tagger: TaggerNet,
+        tags: Sequence[str],
+        thresholds: np.ndarray,
+        global_threshold: float,
+        scaler: NumericScaler,
+        weighting: BagWeighting | None,
+        feature_settings: FeatureSettings,
+        settings: TrainSettings,
+        pos_weight: np.ndarray,
+        summary: dict[str, Any] | None = None,
+        val_metrics: dict[str, Any] | None = None,
+    ) -> None:
+        if len(tags) != tagger.cfg.n_tags or len(thresholds) != len(tags):
+            raise ValueError(
+                f"{len(tags)} tags, {tagger.cfg.n_tags} outputs, {len(thresholds)} thresholds"
+            )
+        self.ae = ae
+        self.tagger = tagger
+        self.tags: list[str] = list(tags)
+        self.thresholds = np.asarray(thresholds, dtype=np.float32)
+        self.global_threshold = float(global_threshold)
+        self.scaler = scaler
+        self.weighting = weighting
+        self.feature_settings = feature_settings
+        self.settings = settings
+        self.pos_weight = np.asarray(pos_weight, dtype=np.float32)
+        self.summary: dict[str, Any] = dict(summary or {})
+        self.val_metrics: dict[str, Any] = dict(val_metrics or {})
+
+    # ---- inputs -------------------------------------------------------------------------
+    @property
+    def trainable_encoder(self) -> bool:
+        return bool(self.settings.finetune_encoder)
+
+    def prepare(self, batch: FeatureBatch, *, fixed_codes: bool | None = None) -> TaggerData:
+        """Tagger inputs of a batch: scaled numeric, weighted bag, codes unless fine-tuning."""
+        fixed = (not self.trainable_encoder) if fixed_codes is None else fixed_codes
+        if batch.bag.shape[1] != self.feature_settings.n_features:
+            raise ValueError(
+                f"batch has {batch.bag.shape[1]} features, model expects "
+                f"{self.feature_settings.n_features}"
+            )
+        codes = (
+            encode(self.ae.encoder, batch.tokens, self.feature_settings.max_tokens)
+            if fixed
+            else None
+        )
+        wide = self.weighting.transform(batch.bag) if self.tagger.wide is not None else None
+        return TaggerData(batch.tokens, self.scaler.transform(batch.numeric), codes, wide)
+
+    def targets_for(self, labels: Sequence[frozenset[str] | None]) -> np.ndarray:
+        """bool (n, T) indicator matrix of the model's tags (unknown tags and None rows: all False)."""
+        pos = {t: j for j, t in enumerate(self.tags)}
+        y = np.zeros((len(labels), len(self.tags)), dtype=bool)
+        for i, tags in enumerate(labels):
+            for t in tags or ():
+                if t in pos:
+                    y[i, pos[t]] = True
+        return y
+
+    # ---- inference ----------------------------------------------------------------------
+    def scores(self, batch: FeatureBatch) -> np.ndarray:
+        """(n, T) float32 scores in [0, 1], one column per entry of `tags`."""
+        if len(batch) == 0:
+            return np.zeros((0, len(self.tags)), dtype=np.float32)
+        with torch.no_grad():
+            data = self.prepare(batch, fixed_codes=True)
+            return tagger_scores(self.tagger, None, data, self.feature_settings.max_tokens)
+
+    def decide(self, scores: np.ndarray) -> np.ndarray:
+        """bool (n, T): score >= the tag's threshold; with settings.min_one_tag the top tag at least."""
+        scores = np.asarray(scores)
+        out = scores >= self.thresholds[None, :]
+        if self.settings.min_one_tag and scores.shape[0] and scores.shape[1]:
+            empty = ~out.any(1)
+            out[np.flatnonzero(empty), scores[empty].argmax(1)] = True
+        return out
+
+    def predict(self, batch: FeatureBatch) -> list[list[tuple[str, float]]]:
+        """Per job, the decided tags with their scores, best first."""
+        s = self.scores(batch)
+        d = self.decide(s)
+        out = []
+        for i in range(len(s)):
+            js = np.flatnonzero(d[i])
+            js = js[np.argsort(-s[i, js])]
+            out.append([(self.tags[j], float(s[i, j])) for j in js])
+        return out
+
+    # ---- learning loop ------------------------------------------------------------------
+    def add_tags(self, new_tags: Sequence[str]) -> list[str]:
+        """Append tags not yet known (old outputs and thresholds untouched); returns those added."""
+        added = [t for t in dict.fromkeys(new_tags) if t not in set(self.tags)]
+        if not added:
+            return []
+        self.tagger.add_tags(len(added))
+        self.tags += added
+        self.thresholds = np.r_[self.thresholds, np.full(len(added), self.global_threshold)].astype(
+            np.float32
+        )
+        cap = float(self.settings.pos_weight_cap)
+        self.pos_weight = np.r_[self.pos_weight, np.full(len(added), cap)].astype(np.float32)
+        log.info("added %d tag(s): %s", len(added), ", ".join(added))
+        return added
+
+    def optimizer(self, lr: float | None = None) -> torch.optim.Optimizer:
+        """Adam over the tagger (+ encoder when fine-tuned); the wide path gets settings.wide_lr."""
+        lr = self.settings.lr if lr is None else lr
+        scale = lr / self.settings.lr
+        groups: list[dict[str, Any]] = [
+            {"params": [*self.tagger.deep.parameters(), *self.tagger.out.parameters()], "lr": lr}
+        ]
+        if self.tagger.wide is not None:
+            groups.append(
+                {
+                    "params": [*self.tagger.wide.parameters(), self.tagger.wide_bias],
+                    "lr": self.settings.wide_lr * scale,
+                    "weight_decay": 0.0,
+                }
+            )
+        if self.trainable_encoder:
+            groups.append({"params": list(self.ae.encoder.parameters()), "lr": lr * 0.5})
+        return torch.optim.Adam(groups, weight_decay=self.settings.weight_decay)
+
+    def fine_tune(
+        self,
+        batch: FeatureBatch,
+        targets: np.ndarray,
+        weights: np.ndarray | None = None,
+        unlabeled: FeatureBatch | None = None,
+        epochs: int = 3,
+        lr: float | None = None,
+        progress: bool = False,
+        seed: int | None = None,
+    ) -> dict[str, list[float]]:
+        """Continue training from the current weights; returns the loss per epoch.
+
+        `targets` (n, T) in [0, 1] (soft pseudo-labels allowed), `weights` (n,) per job. Each epoch
+        first refines the autoencoder on batch + unlabeled, then trains the tagger on the batch.
+        """
+        targets = np.asarray(targets, dtype=np.float32)
+        if targets.shape != (len(batch), len(self.tags)):
+            raise ValueError(f"targets {targets.shape} != ({len(batch)}, {len(self.tags)})")
+        weights = np.ones(len(batch), np.float32) if weights is None else np.asarray(weights)
+        rng = np.random.default_rng(self.settings.seed if seed is None else seed)
+        lr = self.settings.lr if lr is None else lr
+        ae_lr = self.settings.ae_lr * lr / self.settings.lr
+        ae_jobs = FeatureBatch.concat([batch, unlabeled]) if unlabeled is not None else batch
+        ae_opt = torch.optim.Adam(self.ae.parameters(), lr=ae_lr)
+        opt = self.optimizer(lr)
+        enc = self.ae.encoder if self.trainable_encoder else None
+        history: dict[str, list[float]] = {"ae_loss": [], "tagger_loss": []}
+        max_tokens = self.feature_settings.max_tokens
+        bs = self.settings.batch_size
+        for ep in range(epochs):
+            history["ae_loss"].append(
+                ae_epoch(
+                    self.ae,
+                    ae_jobs.tokens,
+                    ae_jobs.bag,
+                    ae_opt,
+                    batch_size=bs,
+                    max_tokens=max_tokens,
+                    rng=rng,
+                    desc=f"update AE {ep + 1}/{epochs}",
+                    progress=progress,
+                )
+            )
+            data = self.prepare(batch)
+            history["tagger_loss"].append(
+                tagger_epoch(
+                    self.tagger,
+                    enc,
+                    data,
+                    targets,
+                    weights,
+                    self.pos_weight,
+                    opt,
+                    batch_size=bs,
+                    max_tokens=max_tokens,
+                    rng=rng,
+                    desc=f"update tagger {ep + 1}/{epochs}",
+                    progress=progress,
+                )
+            )
+        return history
+
+    def calibrate(self, batch: FeatureBatch, y: np.ndarray) -> np.ndarray:
+        """Recompute the thresholds from bool (n, T) truth on `batch`; returns them."""
+        self.thresholds, self.global_threshold = calibrate_thresholds(
+            self.scores(batch),
+            y,
+            self.settings.min_calibration_positives,
+            self.settings.threshold_shrink,
+        )
+        return self.thresholds
+
+    def evaluate(self, batch: FeatureBatch, y: np.ndarray, per_tag: bool = False) -> dict[str, Any]:
+        """multilabel_metrics of the model's decisions against bool (n, T) truth."""
+        s = self.scores(batch)
+        return multilabel_metrics(y, self.decide(s), s, self.tags if per_tag else None)
+
+    # ---- persistence --------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write the checkpoint atomically (temp dir beside it, fsync, rename)."""
+        from jobtag.models.checkpoint import save_model
+
+        return save_model(self, Path(directory))
+
+    @classmethod
+    def load(
+        cls, directory: str | Path, expect_features: FeatureSettings | None = None
+    ) -> TagModel:
+        """Load a checkpoint; ModelError when missing, corrupt or incompatible."""
+        from jobtag.models.checkpoint import load_model
+
+        return load_model(Path(directory), expect_features)
