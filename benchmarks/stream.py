@@ -72,7 +72,9 @@ def _train(folder: Path, labeled: list[Job], unlabeled: list[Job]) -> tuple[Tagg
     return tagger, time.perf_counter() - t0
 
 
-def _stream(tagger: Tagger, jobs: list[Job], test, test_batch, correct, curve, times, old_tags=None):
+def _stream(
+    tagger: Tagger, jobs: list[Job], test, test_batch, correct, curve, times, old_tags=None
+):
     for start in range(0, len(jobs), 100):
         chunk = jobs[start : start + 100]
         tagger.predict([make_job(j.title, j.description, j.job_id) for j in chunk], source="bench")

@@ -91,3 +91,17 @@ def test_dead_database(tmp_path):
     result = CliRunner().invoke(main, ["--home", str(tmp_path), "--db", url, "stats"])
     assert result.exit_code == DatabaseUnavailable.exit_code
     assert "127.0.0.1:1" in result.stderr
+
+
+def test_evaluate_report(env, tmp_path):
+    board = board_file(env["folder"], jobs=300)
+    run(env, "import", str(board))
+    if "active" not in run(env, "models").stdout:
+        run(env, "train")
+    test_file = board_file(env["folder"], jobs=80, seed=4, start_id=7000)
+    res = run(env, "evaluate", str(test_file), "--report", str(tmp_path / "rep"), "--json")
+    assert "report written" in res.stderr
+    assert "micro_f1" in json.loads(res.stdout)
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == 4  # F1 vs support, PR, training, codes
+    assert "Thresholds and per-tag figures" in page

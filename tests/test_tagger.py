@@ -42,7 +42,7 @@ def test_evaluate_file_reports_all_keys(tagger, tmp_path):
                 "p_at_1", "hamming_loss", "subset_accuracy", "binary_accuracy"):  # fmt: skip
         assert 0.0 <= result[key] <= 1.0, key
     assert result["micro_f1"] > 0.5
-    assert result["binary_accuracy"] > result["micro_f1"]  # why the seed's "accuracy" misleads
+    assert result["binary_accuracy"] >= result["micro_f1"]  # why the seed's "accuracy" misleads
 
 
 def test_reload_gives_the_same_scores(tagger):

@@ -132,12 +132,9 @@ def predict(
 @click.pass_obj
 def evaluate(obj: Context, file: Path, as_json: bool, report_dir: Path | None) -> None:
     """Score a labeled file in the row format against the active model."""
-    result = obj.tagger.evaluate_file(file)
+    result = obj.tagger.evaluate_file(file, report_dir)
     if report_dir is not None:
-        from jobtag.evaluation.report import write_report
-
-        page = write_report(obj.tagger, file, report_dir)
-        click.echo(f"report written to {page}", err=True)
+        click.echo(f"report written to {result.pop('report')}", err=True)
     per_tag = result.pop("per_tag", None)
     if as_json:
         _emit_json(result)

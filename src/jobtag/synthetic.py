@@ -88,6 +88,7 @@ FILLER = (
     "will",
     "our",
 )
+GENERIC_TITLES = ("Associate", "Specialist", "Consultant", "Team Member", "Engineer", "Analyst")
 COMPANIES = ("Acme Corp", "Globex", "Initech", "Umbrella Labs", "Hooli", "Vandelay Industries")
 SENIORITY = ("Junior", "Senior", "Lead", "", "", "Principal")
 
@@ -98,13 +99,14 @@ class BoardSpec:
 
     jobs: int = 1200
     unlabeled_fraction: float = 0.25
-    noise: float = 0.35  # share of description words that are filler or from other tags
+    noise: float = 0.85  # share of description words that are filler or from other tags
+    generic_title: float = 0.3  # share of titles that say nothing about the tag
     seed: int = 7
 
 
 def _description(rng: random.Random, tags: list[str], noise: float) -> str:
     words: list[str] = []
-    for _ in range(rng.randint(25, 70)):
+    for _ in range(rng.randint(15, 50)):
         if rng.random() < noise:
             if rng.random() < 0.5:
                 other = rng.choice(list(TAG_VOCAB))
@@ -133,7 +135,12 @@ def generate_jobs(spec: BoardSpec | None = None, start_id: int = 1) -> Iterator[
         tags = [main]
         if main in CO_TAGS and rng.random() < 0.5:
             tags.append(CO_TAGS[main])
-        title = f"{rng.choice(SENIORITY)} {rng.choice(TAG_VOCAB[main][0])}".strip()
+        role = (
+            rng.choice(GENERIC_TITLES)
+            if rng.random() < spec.generic_title
+            else rng.choice(TAG_VOCAB[main][0])
+        )
+        title = f"{rng.choice(SENIORITY)} {role}".strip()
         labeled = rng.random() >= spec.unlabeled_fraction
         company = rng.randrange(len(COMPANIES))
         yield Job(

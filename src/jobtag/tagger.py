@@ -307,5 +307,41 @@ class Tagger:
         result.update(jobs=len(jobs), model_version=version, unknown_tags=unknown)
         return result
 
-    def evaluate_file(self, path: str | Path) -> dict[str, Any]:
-        return self.evaluate_jobs(list(read_jobs(Path(path), require_tags=True)))
+    def evaluate_file(self, path: str | Path, report_dir: Path | None = None) -> dict[str, Any]:
+        """Metrics of the active model on a labeled file; `report_dir` also writes an HTML report."""
+        jobs = list(read_jobs(Path(path), require_tags=True))
+        result = self.evaluate_jobs(jobs)
+        if report_dir is not None:
+            result["report"] = str(self._report(jobs, result, Path(report_dir), Path(path).name))
+        return result
+
+    def _report(self, jobs: Sequence[Job], metrics: dict[str, Any], out: Path, name: str) -> Path:
+        from jobtag.evaluation.report import write_report
+        from jobtag.models.loops import encode
+
+        jobs = [j for j in jobs if j.labeled]
+        model, version = self.load_model()
+        batch = self.featurize_jobs(jobs)
+        scores = model.scores(batch)
+        s = model.summary
+        ae = s.get("autoencoder") or {}
+        history = {
+            "tagger loss": s.get("tagger_loss") or [],
+            "validation score": s.get("validation_curve") or [],
+            "autoencoder loss": ae.get("loss") or [],
+        }
+        codes = encode(model.ae.encoder, batch.tokens, model.feature_settings.max_tokens)
+        first_tag = [sorted(j.tags or ())[0] for j in jobs]
+        return write_report(
+            out,
+            label_matrix([j.tags for j in jobs], model.tags),
+            scores,
+            model.decide(scores),
+            model.tags,
+            model.thresholds,
+            {k: v for k, v in metrics.items() if isinstance(v, float)},
+            history=history,
+            codes=codes,
+            code_labels=first_tag,
+            title=f"jobtag model v{version} on {name}",
+        )
