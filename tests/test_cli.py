@@ -13,7 +13,6 @@ from jobtag.errors import DatabaseUnavailable, InputError, NotFound
 from .helpers import board_file
 
 
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")

@@ -82,8 +82,12 @@ def main(
     quiet: bool,
 ) -> None:
     """jobtag: tag job postings and keep learning from new jobs and corrections."""
-    level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    level = (
+        logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    )
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     if verbose < 2:
         for noisy in ("alembic", "sqlalchemy", "httpx", "matplotlib"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -26,7 +26,8 @@ def train(
     from jobtag.config import apply_overrides
 
     apply_overrides(
-        obj.settings, {"train.seed": seed, "train.ae_epochs": ae_epochs, "train.tagger_epochs": epochs}
+        obj.settings,
+        {"train.seed": seed, "train.ae_epochs": ae_epochs, "train.tagger_epochs": epochs},
     )
     result = obj.tagger.train(progress=sys.stderr.isatty() and not as_json)
     out = {
@@ -104,14 +105,22 @@ def predict(
         try:
             chunk = []
             for job in read_jobs(input_path):
-                chunk.append(make_job(job.title, job.description, job.job_id, job.company_id, job.company_name))
+                chunk.append(
+                    make_job(
+                        job.title, job.description, job.job_id, job.company_id, job.company_name
+                    )
+                )
                 if len(chunk) >= 256:
-                    _write_predictions(tagger.predict(chunk, record=not no_record), out, fmt, top_k, writer)
+                    _write_predictions(
+                        tagger.predict(chunk, record=not no_record), out, fmt, top_k, writer
+                    )
                     n += len(chunk)
                     bar.update(len(chunk))
                     chunk = []
             if chunk:
-                _write_predictions(tagger.predict(chunk, record=not no_record), out, fmt, top_k, writer)
+                _write_predictions(
+                    tagger.predict(chunk, record=not no_record), out, fmt, top_k, writer
+                )
                 n += len(chunk)
                 bar.update(len(chunk))
         finally:
@@ -128,7 +137,9 @@ def predict(
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
-@click.option("--report", "report_dir", type=click.Path(path_type=Path), help="Write an HTML report.")
+@click.option(
+    "--report", "report_dir", type=click.Path(path_type=Path), help="Write an HTML report."
+)
 @click.pass_obj
 def evaluate(obj: Context, file: Path, as_json: bool, report_dir: Path | None) -> None:
     """Score a labeled file in the row format against the active model."""

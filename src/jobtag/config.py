@@ -57,7 +57,9 @@ class TrainSettings:
     ae_lr: float = 2e-3
     wide: bool = True  # linear path on the TF-IDF bag summed into the logits (False = seed model)
     wide_lr: float = 1e-2
-    wide_solver: str = "liblinear"  # "liblinear" (logistic regression first), "svm", or "adam" (joint)
+    wide_solver: str = (
+        "liblinear"  # "liblinear" (logistic regression first), "svm", or "adam" (joint)
+    )
     wide_C: float = 10.0  # inverse L2 strength of that logistic regression
     finetune_encoder: bool = False  # train the encoder end to end with the tagger (slower)
     pos_weight_cap: float = 10.0  # BCE positive weight = min(cap, negatives/positives) per tag
@@ -132,7 +134,9 @@ def apply_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
                 raise ConfigError(f"unknown setting section {part!r} in {key!r}")
             obj = getattr(obj, part)
         leaf = parts[-1]
-        if not dataclasses.is_dataclass(obj) or leaf not in {f.name for f in dataclasses.fields(obj)}:
+        if not dataclasses.is_dataclass(obj) or leaf not in {
+            f.name for f in dataclasses.fields(obj)
+        }:
             raise ConfigError(f"unknown setting {key!r}")
         setattr(obj, leaf, _coerce(value, getattr(obj, leaf), key))
     return settings

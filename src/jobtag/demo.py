@@ -17,7 +17,10 @@ from jobtag.tagger import Tagger, make_job
 log = logging.getLogger(__name__)
 
 NEW_JOBS = (
-    ("Senior Python Backend Engineer", "<p>Build REST <b>APIs</b> and microservices in Django.</p>"),
+    (
+        "Senior Python Backend Engineer",
+        "<p>Build REST <b>APIs</b> and microservices in Django.</p>",
+    ),
     ("Talent Acquisition Partner", "<ul><li>Source candidates</li><li>Run interviews</li></ul>"),
     ("Account Executive, EMEA", "Own your quota, grow the pipeline and negotiate with clients."),
     ("iOS Developer", "Ship our Swift app to the App Store; you&#39;ll work on devices &amp; UI."),
@@ -103,5 +106,7 @@ def run_demo(
             say(f"6. learning loop: {len(incoming)} new jobs + corrections -> {update.summary()}")
             report["update"] = update.to_dict()
         report["seconds"] = round(time.perf_counter() - t_start, 1)
-    say(f"done in {report['seconds']}s. Try: jobtag --home {folder} predict --title 'Data Scientist'")
+    say(
+        f"done in {report['seconds']}s. Try: jobtag --home {folder} predict --title 'Data Scientist'"
+    )
     return report

@@ -10,7 +10,9 @@ from jobtag.records import Job
 from jobtag.store import readers
 
 
-def read_jobs(path: str | Path, require_tags: bool = False, batch_size: int = 1000) -> Iterator[Job]:
+def read_jobs(
+    path: str | Path, require_tags: bool = False, batch_size: int = 1000
+) -> Iterator[Job]:
     """Stream the jobs of a CSV / CSV.gz / JSONL file, rows aggregated per job (tags optional)."""
     path = Path(path)
     if not path.is_file():

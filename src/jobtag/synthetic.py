@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobtag.records import Job
+from jobtag.store.readers import COLUMNS, TAG_COLUMN
 
 # Each tag: title words and description vocabulary that signal it. Hand-written for this project.
 TAG_VOCAB: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -64,7 +65,12 @@ TAG_VOCAB: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 # Tags that tend to come together (a job may get the second when it has the first).
-CO_TAGS = {"Backend": "python", "Data Science": "python", "Frontend": "Design", "Mobile": "Frontend"}
+CO_TAGS = {
+    "Backend": "python",
+    "Data Science": "python",
+    "Frontend": "Design",
+    "Mobile": "Frontend",
+}
 
 FILLER = (
     "team",
@@ -153,15 +159,7 @@ def generate_jobs(spec: BoardSpec | None = None, start_id: int = 1) -> Iterator[
         )
 
 
-ROW_COLUMNS = (
-    "job_id",
-    "job_title",
-    "job_description",
-    "company_id",
-    "company_name",
-    "job_tag_id",
-    "job_tag_name",
-)
+ROW_COLUMNS = (*COLUMNS, "job_tag_id", TAG_COLUMN)
 
 
 def write_rows(jobs: list[Job] | Iterator[Job], path: Path) -> int:

@@ -17,10 +17,10 @@ from jobtag.errors import InputError, NoModel
 from jobtag.evaluation.metrics import multilabel_metrics
 from jobtag.features.batch import FeatureBatch
 from jobtag.features.pipeline import Featurizer
+from jobtag.jobfiles import read_jobs
 from jobtag.models.tagmodel import TagModel
 from jobtag.records import Job
 from jobtag.store import JobStore
-from jobtag.jobfiles import read_jobs
 from jobtag.training.fit import train_model
 
 log = logging.getLogger(__name__)

@@ -84,7 +84,9 @@ def maybe_update(tagger: Tagger, progress: bool = False) -> UpdateResult | None:
     """Run an update when at least `update.every_n_jobs` new jobs were seen since the last one."""
     due = tagger.store.jobs_since_last_update()
     if due < tagger.settings.update.every_n_jobs:
-        log.debug("%d new jobs since the last update; %d needed", due, tagger.settings.update.every_n_jobs)
+        log.debug(
+            "%d new jobs since the last update; %d needed", due, tagger.settings.update.every_n_jobs
+        )
         return None
     return run_update(tagger, progress=progress)
 
@@ -249,7 +251,9 @@ def read_feedback_file(path: Path) -> Iterator[tuple[str, list[str]]]:
                     tags = obj["tags"]
                     yield str(obj["job_id"]), tags if isinstance(tags, list) else _split(tags)
                 except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                    raise InputError(f"{path}:{n}: need an object with job_id and tags ({exc})") from exc
+                    raise InputError(
+                        f"{path}:{n}: need an object with job_id and tags ({exc})"
+                    ) from exc
             return
         reader = csv.DictReader(fh)
         missing = {"job_id", "tags"} - set(reader.fieldnames or ())
@@ -262,4 +266,3 @@ def read_feedback_file(path: Path) -> Iterator[tuple[str, list[str]]]:
 def _split(text: str) -> list[str]:
     sep = "|" if "|" in text else ","
     return [t.strip() for t in text.split(sep) if t.strip()]
-

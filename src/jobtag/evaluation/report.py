@@ -75,7 +75,9 @@ def write_report(
         if present[i]:
             ax.annotate(tags[i], (support[i], f[i]), fontsize=7, alpha=0.8)
     ax.set_xscale("log")
-    ax.set(xlabel="test jobs with the tag (support, log)", ylabel="F1", title="Per-tag F1 vs support")
+    ax.set(
+        xlabel="test jobs with the tag (support, log)", ylabel="F1", title="Per-tag F1 vs support"
+    )
     figs.append(("Per-tag F1 vs support", _png(fig)))
 
     prec, rec = micro_pr_curve(y_true, scores)
@@ -98,7 +100,9 @@ def write_report(
         figs.append(("Training curves", _png(fig)))
 
     if codes is not None and len(codes):
-        order = np.argsort(np.asarray(code_labels, dtype=object).astype(str)) if code_labels else None
+        order = (
+            np.argsort(np.asarray(code_labels, dtype=object).astype(str)) if code_labels else None
+        )
         shown = codes[order] if order is not None else codes
         fig, ax = plt.subplots(figsize=(8, 5))
         im = ax.imshow(shown[:200], aspect="auto", cmap="viridis", interpolation="nearest")

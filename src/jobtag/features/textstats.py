@@ -8,16 +8,10 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from jobtag.features.batch import NUMERIC_NAMES
 from jobtag.features.clean import STOP_WORDS
 
-STAT_NAMES: tuple[str, ...] = (
-    "char_count",
-    "word_count",
-    "word_density",
-    "punctuation_count",
-    "upper_case_word_count",
-    "stop_word_count",
-)
+STAT_NAMES: tuple[str, ...] = NUMERIC_NAMES[:6]  # the text statistics, in FeatureBatch order
 
 _PUNCT_RE = re.compile("[" + re.escape(string.punctuation) + "]")
 _LOWER_WORD_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
