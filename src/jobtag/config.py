@@ -75,8 +75,8 @@ class UpdateSettings:
     auto: bool = True  # run the update automatically after predict
     pseudo_label_confidence: float = 0.9  # min calibrated confidence to use a prediction as a label
     pseudo_label_weight: float = 0.3
-    replay_jobs: int = 2000  # earlier labeled jobs mixed into each update
-    epochs: int = 3
+    replay_jobs: int = 500  # earlier labeled jobs mixed into each update's SGD part
+    epochs: int = 2
     promote_tolerance: float = 0.0  # new model may be this much worse on validation micro-F1
 
 

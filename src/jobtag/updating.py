@@ -20,6 +20,7 @@ import numpy as np
 from jobtag.errors import InputError, TrainingError
 from jobtag.records import Job
 from jobtag.tagger import Tagger, headline_metrics, label_matrix
+from jobtag.training.wide import refit_wide
 
 log = logging.getLogger(__name__)
 
@@ -132,29 +133,21 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
         raise TrainingError("no new jobs since the last update")
     thresholds = dict(zip(current.tags, map(float, current.thresholds), strict=True))
 
-    train_jobs: list[Job] = []
-    train_labels: list[frozenset[str]] = []
-    weights: list[float] = []
-    unlabeled: list[Job] = []
-    n_human = n_pseudo = 0
+    human: list[Job] = []  # new jobs with true tags (corrections or imported tags)
+    pseudo: list[tuple[Job, frozenset[str]]] = []  # confident predictions as labels
+    unlabeled: list[Job] = []  # the rest: autoencoder only
     for item in new_items:
         job: Job = item.job
-        if job.labeled:  # human correction or imported tags: the truth
-            if in_validation(job.job_id):
-                continue
-            train_jobs.append(job)
-            train_labels.append(job.tags or frozenset())
-            weights.append(1.0)
-            n_human += 1
+        if job.labeled:
+            if not in_validation(job.job_id):
+                human.append(job)
             continue
-        pseudo = pseudo_labels(item.scores, thresholds, cfg.pseudo_label_confidence)
-        if pseudo:
-            train_jobs.append(job)
-            train_labels.append(pseudo)
-            weights.append(cfg.pseudo_label_weight)
-            n_pseudo += 1
+        labels = pseudo_labels(item.scores, thresholds, cfg.pseudo_label_confidence)
+        if labels:
+            pseudo.append((job, labels))
         else:
             unlabeled.append(job)
+    n_human, n_pseudo = len(human), len(pseudo)
     new_ids = {item.job.job_id for item in new_items}
 
     # Replay: earlier labeled jobs so old tags are not forgotten; the hold-out slice is never trained on.
@@ -163,14 +156,15 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
     val_jobs += [i.job for i in new_items if i.job.labeled and in_validation(i.job.job_id)]
     pool = [j for j in old if not in_validation(j.job_id)]
     replay = [pool[i] for i in rng.permutation(len(pool))[: cfg.replay_jobs]]
-    if n_human:  # corrections are rare and precious: show them more than once
-        boost = max(1, min(5, len(replay) // (20 * n_human)))
-        train_jobs += train_jobs[:n_human] * (boost - 1)
-        train_labels += train_labels[:n_human] * (boost - 1)
-        weights += weights[:n_human] * (boost - 1)
-    train_jobs += replay
-    train_labels += [j.tags or frozenset() for j in replay]
-    weights += [1.0] * len(replay)
+    # corrections are rare and precious: show them more than once beside the replay
+    boost = max(1, min(5, len(replay) // (20 * n_human))) if n_human else 1
+    train_jobs = human * boost + [j for j, _ in pseudo] + replay
+    train_labels = (
+        [j.tags or frozenset() for j in human] * boost
+        + [lab for _, lab in pseudo]
+        + [j.tags or frozenset() for j in replay]
+    )
+    weights = [1.0] * (n_human * boost) + [cfg.pseudo_label_weight] * n_pseudo + [1.0] * len(replay)
 
     candidate = copy.deepcopy(current)
     new_tags = sorted({t for lab in train_labels for t in lab} - set(candidate.tags))
@@ -189,6 +183,22 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
             unlabeled=unl_batch,
             epochs=cfg.epochs,
             progress=progress,
+        )
+
+    if candidate.tagger.wide is not None and float(candidate.tagger.mix[1]) != 0.0:
+        # The wide path is a convex model: refit it, warm-started, on every labeled job we may
+        # train on (old, corrected, pseudo-labeled), instead of only nudging it by SGD.
+        wide_jobs = pool + human + [j for j, _ in pseudo]
+        wide_labels = [j.tags or frozenset() for j in pool + human] + [lab for _, lab in pseudo]
+        wide_w = [1.0] * (len(pool) + n_human) + [cfg.pseudo_label_weight] * n_pseudo
+        wb = tagger.featurize_jobs(wide_jobs)
+        refit_wide(
+            candidate.tagger.wide.weight.data,
+            candidate.tagger.wide_bias.data,
+            candidate.weighting.transform(wb.bag),
+            label_matrix(wide_labels, candidate.tags).astype(np.float32),
+            np.asarray(wide_w, dtype=np.float32),
+            C=candidate.settings.wide_C,
         )
 
     before: dict[str, float] = {}

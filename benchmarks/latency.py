@@ -1,0 +1,52 @@
+"""Single-job predict latency with a loaded model: raw job (title + HTML) -> tags, one core.
+
+    python benchmarks/latency.py --home DIR [--jobs FILE] [-n 300]
+
+Uses the active model of the store in DIR (e.g. after `jobtag --home DIR train`, or the demo's
+folder) and the jobs of FILE (default: the store's own jobs); nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from jobtag.config import load_settings
+from jobtag.jobfiles import read_jobs
+from jobtag.tagger import Tagger, make_job
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--home", required=True, type=Path)
+    ap.add_argument("--jobs", type=Path)
+    ap.add_argument("-n", type=int, default=300)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    with Tagger(load_settings(overrides={"home": args.home}, environ={})) as tagger:
+        source = read_jobs(args.jobs) if args.jobs else tagger.store.iter_jobs()
+        jobs = []
+        for job in source:
+            if job.title.strip() or job.description.strip():
+                jobs.append(make_job(job.title, job.description, job.job_id))
+            if len(jobs) >= args.n:
+                break
+        tagger.load_model()
+        tagger.predict(jobs[:5], record=False)  # warm up
+        ms = []
+        for job in jobs:
+            t0 = time.perf_counter()
+            tagger.predict([job], record=False)
+            ms.append((time.perf_counter() - t0) * 1000)
+    q = statistics.quantiles(ms, n=100)
+    print("| jobs | p50 ms | p90 ms | p99 ms |")
+    print("|---:|---:|---:|---:|")
+    print(f"| {len(ms)} | {q[49]:.2f} | {q[89]:.2f} | {q[98]:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
