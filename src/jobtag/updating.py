@@ -201,16 +201,26 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
             C=candidate.settings.wide_C,
         )
 
+    # Judge on held-out jobs that neither model was trained on: those of the hold-out slice that
+    # arrived after the last full training (the active model was refit on all jobs before it).
+    mark = _full_training_mark(tagger)
+    fresh = [
+        j for j in tagger.store.iter_jobs(labeled=True, after_id=mark) if in_validation(j.job_id)
+    ]
+    basis = "fresh held-out jobs"
+    if len(fresh) < 10:  # too few yet: compare on older held-out jobs (biased to the current model)
+        fresh, basis = val_jobs, "held-out jobs the current model has seen (conservative)"
     before: dict[str, float] = {}
     after: dict[str, float] = {}
-    promoted, reason = True, "no validation jobs: promoted"
-    if len(val_jobs) >= 10:
-        half = len(val_jobs) // 2
-        order = rng.permutation(len(val_jobs))
-        cal = [val_jobs[i] for i in order[:half]]
-        cmp_ = [val_jobs[i] for i in order[half:]]
-        cal_batch = tagger.featurize_jobs(cal)
-        candidate.calibrate(cal_batch, label_matrix([j.tags for j in cal], candidate.tags))
+    promoted, reason = True, "no held-out jobs to compare on: promoted"
+    if len(fresh) >= 10:
+        cmp_ = fresh
+        if len(fresh) >= 40:  # enough to recalibrate the thresholds on one half, judge on the other
+            order = rng.permutation(len(fresh))
+            cal = [fresh[i] for i in order[: len(fresh) // 2]]
+            cmp_ = [fresh[i] for i in order[len(fresh) // 2 :]]
+            cal_batch = tagger.featurize_jobs(cal)
+            candidate.calibrate(cal_batch, label_matrix([j.tags for j in cal], candidate.tags))
         cmp_batch = tagger.featurize_jobs(cmp_)
         y_old = label_matrix([j.tags for j in cmp_], current.tags)
         y_new = label_matrix([j.tags for j in cmp_], candidate.tags)
@@ -220,7 +230,7 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
         promoted = not worse
         reason = (
             f"validation micro-F1 {after['micro_f1']:.4f} vs {before['micro_f1']:.4f} "
-            f"on {len(cmp_)} held-out jobs"
+            f"on {len(cmp_)} {basis}"
         )
         if new_tags and not promoted:
             reason += "; new tags would not be served"
@@ -245,6 +255,14 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
     if not promoted:
         log.warning("update kept v%d as candidate: %s", new_version, reason)
     return result
+
+
+def _full_training_mark(tagger: Tagger) -> int:
+    """Internal job id up to which the last full training saw the store (0 if none recorded)."""
+    for run in reversed(tagger.store.update_history()):
+        if run.status == "done" and run.reason == "full training":
+            return run.last_job_id
+    return 0
 
 
 def read_feedback_file(path: Path) -> Iterator[tuple[str, list[str]]]:
