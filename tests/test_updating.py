@@ -73,7 +73,12 @@ def test_promotion_refuses_a_worse_model(tagger, monkeypatch):
                 for p in module.parameters():
                     p.data.copy_(sa_noise(p.data.shape))
 
+    def sabotage_wide(weight, bias, *args, **kwargs):
+        weight.copy_(sa_noise(weight.shape))
+        bias.copy_(sa_noise(bias.shape))
+
     monkeypatch.setattr(TagModel, "fine_tune", sabotage)
+    monkeypatch.setattr("jobtag.updating.refit_wide", sabotage_wide)
     _stream(tagger, 40, seed=13, start=40_000, correct=10)
     result = run_update(tagger)
     assert not result.promoted, result.reason

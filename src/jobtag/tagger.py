@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,11 @@ class TrainResult:
     metrics: dict[str, Any]
     seconds: float
     summary: dict[str, Any] = field(default_factory=dict)
+
+
+def in_holdout(job_id: str, fraction: float = 0.1) -> bool:
+    """The learning loop's judge: a stable ~10% of labeled jobs (by id) that no model trains on."""
+    return (zlib.crc32(job_id.encode("utf-8")) % 1000) < fraction * 1000
 
 
 def make_job(
@@ -181,8 +187,10 @@ class Tagger:
         """Train on every job in the store (AE on all, tagger on labeled); register and activate."""
         t0 = time.perf_counter()
         jobs = list(self.store.iter_jobs())
-        labeled = [j for j in jobs if j.labeled]
-        unlabeled = [j for j in jobs if not j.labeled]
+        # Hold-out jobs judge the learning loop's updates: their tags are never trained on
+        # (their text still trains the autoencoder).
+        labeled = [j for j in jobs if j.labeled and not in_holdout(j.job_id)]
+        unlabeled = [j for j in jobs if not j.labeled or in_holdout(j.job_id)]
         log.info("training on %d labeled + %d unlabeled jobs", len(labeled), len(unlabeled))
         if not labeled:
             from jobtag.errors import TrainingError

@@ -9,7 +9,6 @@ import logging
 import os
 import socket
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 
 from jobtag.errors import InputError, TrainingError
 from jobtag.records import Job
-from jobtag.tagger import Tagger, headline_metrics, label_matrix
+from jobtag.tagger import Tagger, headline_metrics, in_holdout, label_matrix
 from jobtag.training.wide import refit_wide
 
 log = logging.getLogger(__name__)
@@ -55,11 +54,6 @@ class UpdateResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def in_validation(job_id: str, fraction: float = 0.1) -> bool:
-    """Stable hold-out membership by job id (the same in every process and update)."""
-    return (zlib.crc32(job_id.encode("utf-8")) % 1000) < fraction * 1000
 
 
 def pseudo_labels(
@@ -139,7 +133,7 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
     for item in new_items:
         job: Job = item.job
         if job.labeled:
-            if not in_validation(job.job_id):
+            if not in_holdout(job.job_id):
                 human.append(job)
             continue
         labels = pseudo_labels(item.scores, thresholds, cfg.pseudo_label_confidence)
@@ -152,9 +146,9 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
 
     # Replay: earlier labeled jobs so old tags are not forgotten; the hold-out slice is never trained on.
     old = [j for j in tagger.store.iter_jobs(labeled=True) if j.job_id not in new_ids]
-    val_jobs = [j for j in old if in_validation(j.job_id)]
-    val_jobs += [i.job for i in new_items if i.job.labeled and in_validation(i.job.job_id)]
-    pool = [j for j in old if not in_validation(j.job_id)]
+    val_jobs = [j for j in old if in_holdout(j.job_id)]
+    val_jobs += [i.job for i in new_items if i.job.labeled and in_holdout(i.job.job_id)]
+    pool = [j for j in old if not in_holdout(j.job_id)]
     replay = [pool[i] for i in rng.permutation(len(pool))[: cfg.replay_jobs]]
     # corrections are rare and precious: show them more than once beside the replay
     boost = max(1, min(5, len(replay) // (20 * n_human))) if n_human else 1
@@ -201,15 +195,8 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
             C=candidate.settings.wide_C,
         )
 
-    # Judge on held-out jobs that neither model was trained on: those of the hold-out slice that
-    # arrived after the last full training (the active model was refit on all jobs before it).
-    mark = _full_training_mark(tagger)
-    fresh = [
-        j for j in tagger.store.iter_jobs(labeled=True, after_id=mark) if in_validation(j.job_id)
-    ]
-    basis = "fresh held-out jobs"
-    if len(fresh) < 10:  # too few yet: compare on older held-out jobs (biased to the current model)
-        fresh, basis = val_jobs, "held-out jobs the current model has seen (conservative)"
+    # Judge on the hold-out slice: labeled jobs that no model has trained on.
+    fresh, basis = val_jobs, "held-out jobs"
     before: dict[str, float] = {}
     after: dict[str, float] = {}
     promoted, reason = True, "no held-out jobs to compare on: promoted"
@@ -255,14 +242,6 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
     if not promoted:
         log.warning("update kept v%d as candidate: %s", new_version, reason)
     return result
-
-
-def _full_training_mark(tagger: Tagger) -> int:
-    """Internal job id up to which the last full training saw the store (0 if none recorded)."""
-    for run in reversed(tagger.store.update_history()):
-        if run.status == "done" and run.reason == "full training":
-            return run.last_job_id
-    return 0
 
 
 def read_feedback_file(path: Path) -> Iterator[tuple[str, list[str]]]:
