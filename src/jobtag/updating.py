@@ -208,6 +208,9 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
             cmp_ = [fresh[i] for i in order[len(fresh) // 2 :]]
             cal_batch = tagger.featurize_jobs(cal)
             candidate.calibrate(cal_batch, label_matrix([j.tags for j in cal], candidate.tags))
+            # judge the current model with thresholds from the same half: a fair comparison
+            current = copy.deepcopy(current)
+            current.calibrate(cal_batch, label_matrix([j.tags for j in cal], current.tags))
         cmp_batch = tagger.featurize_jobs(cmp_)
         y_old = label_matrix([j.tags for j in cmp_], current.tags)
         y_new = label_matrix([j.tags for j in cmp_], candidate.tags)
