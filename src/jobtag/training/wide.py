@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 def _sparse(x: sp.csr_matrix) -> torch.Tensor:
     coo = x.tocoo()
     idx = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(idx, torch.from_numpy(coo.data.astype(np.float32)), x.shape)
+    data = torch.from_numpy(coo.data.astype(np.float32))
+    return torch.sparse_coo_tensor(idx, data, x.shape, check_invariants=False)
 
 
 def refit_wide(
