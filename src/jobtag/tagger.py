@@ -140,17 +140,11 @@ class Tagger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def featurize_jobs(self, jobs: Sequence[Job], progress: Progress = None) -> FeatureBatch:
-        """Features of `jobs` in batches (cached by content hash in the store)."""
-        size = self.settings.features.batch_size
-        parts = []
-        for start in range(0, len(jobs), size):
-            parts.append(self.featurizer.transform(jobs[start : start + size]))
-            if progress:
-                progress(min(size, len(jobs) - start))
-        if not parts:
+    def featurize_jobs(self, jobs: Sequence[Job]) -> FeatureBatch:
+        """Features of `jobs` (cached by content hash in the store)."""
+        if not jobs:
             raise InputError("no jobs to featurize")
-        return FeatureBatch.concat(parts)
+        return self.featurizer.transform(jobs)
 
     # -- data -----------------------------------------------------------------------------
     def import_files(self, paths: Iterable[str | Path], progress: Any = None) -> dict[str, Any]:
@@ -166,17 +160,7 @@ class Tagger:
     def featurize_store(self, progress: Progress = None) -> int:
         """Featurize every job in the store (fills the feature cache); returns the job count."""
         n = 0
-        batch: list[Job] = []
-        for job in self.store.iter_jobs():
-            batch.append(job)
-            if len(batch) >= self.settings.features.batch_size:
-                self.featurizer.transform(batch)
-                n += len(batch)
-                if progress:
-                    progress(len(batch))
-                batch = []
-        if batch:
-            self.featurizer.transform(batch)
+        for batch in self.featurizer.iter_transform(self.store.iter_jobs()):
             n += len(batch)
             if progress:
                 progress(len(batch))

@@ -196,16 +196,15 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
         )
 
     # Judge on the hold-out slice: labeled jobs that no model has trained on.
-    fresh, basis = val_jobs, "held-out jobs"
     before: dict[str, float] = {}
     after: dict[str, float] = {}
     promoted, reason = True, "no held-out jobs to compare on: promoted"
-    if len(fresh) >= 10:
-        cmp_ = fresh
-        if len(fresh) >= 40:  # enough to recalibrate the thresholds on one half, judge on the other
-            order = rng.permutation(len(fresh))
-            cal = [fresh[i] for i in order[: len(fresh) // 2]]
-            cmp_ = [fresh[i] for i in order[len(fresh) // 2 :]]
+    if len(val_jobs) >= 10:
+        cmp_ = val_jobs
+        if len(val_jobs) >= 40:  # enough to recalibrate thresholds on one half, judge on the other
+            order = rng.permutation(len(val_jobs))
+            cal = [val_jobs[i] for i in order[: len(val_jobs) // 2]]
+            cmp_ = [val_jobs[i] for i in order[len(val_jobs) // 2 :]]
             cal_batch = tagger.featurize_jobs(cal)
             candidate.calibrate(cal_batch, label_matrix([j.tags for j in cal], candidate.tags))
             # judge the current model with thresholds from the same half: a fair comparison
@@ -220,7 +219,7 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
         promoted = not worse
         reason = (
             f"validation micro-F1 {after['micro_f1']:.4f} vs {before['micro_f1']:.4f} "
-            f"on {len(cmp_)} {basis}"
+            f"on {len(cmp_)} held-out jobs"
         )
         if new_tags and not promoted:
             reason += "; new tags would not be served"
