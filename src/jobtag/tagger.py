@@ -171,10 +171,10 @@ class Tagger:
         """Train on every job in the store (AE on all, tagger on labeled); register and activate."""
         t0 = time.perf_counter()
         jobs = list(self.store.iter_jobs())
-        # Hold-out jobs judge the learning loop's updates: their tags are never trained on
-        # (their text still trains the autoencoder).
-        labeled = [j for j in jobs if j.labeled and not in_holdout(j.job_id)]
-        unlabeled = [j for j in jobs if not j.labeled or in_holdout(j.job_id)]
+        # Every labeled job trains the served model: training chooses its settings on a
+        # validation slice and then refits on all of them (no hold-out tax).
+        labeled = [j for j in jobs if j.labeled]
+        unlabeled = [j for j in jobs if not j.labeled]
         log.info("training on %d labeled + %d unlabeled jobs", len(labeled), len(unlabeled))
         if not labeled:
             from jobtag.errors import TrainingError
