@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -73,12 +74,25 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
+def _enable_wal(conn: sa.Connection, attempts: int = 100) -> None:
+    """Switch an SQLite file to WAL; the switch fails at once (no busy wait) while another
+    connection opens the same new file, so it is retried for a few seconds."""
+    for attempt in range(attempts):
+        try:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            return
+        except sa.exc.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
 def check_connection(engine: sa.Engine) -> None:
     """Connect once; a dead server, wrong credentials or an unopenable file → DatabaseUnavailable."""
     try:
         with engine.connect() as conn:
             if engine.dialect.name == "sqlite":
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+                _enable_wal(conn)
             conn.exec_driver_sql("SELECT 1")
     except sa.exc.SQLAlchemyError as exc:
         orig = getattr(exc, "orig", None) or exc
