@@ -65,8 +65,16 @@ def test_feedback_unknown_job_is_a_clear_error(tagger):
 def test_bad_jobs_are_rejected():
     with pytest.raises(InputError, match="both empty"):
         make_job("", "  ")
-    with pytest.raises(InputError, match="description longer"):
+    with pytest.raises(InputError, match="description has 1,000,001 characters"):
         make_job("t", "x" * 1_000_001)
+    for args, message in [
+        (("t\x00", "d"), "title contains a NUL byte"),
+        (("t", "d\ud800"), "description contains a lone surrogate"),
+        (("t", "d", "x" * 256), "job_id longer than 255"),
+        (("t", "d", "1", "c" * 256), "company_id longer than 255"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            make_job(*args)
     assert make_job("t", "d").job_id.startswith("p-")
     assert make_job("t", "d", job_id=7).job_id == "7"
 

@@ -182,4 +182,4 @@ def featurize(obj: Context) -> None:
     click.echo(f"featurized {n} jobs (feature version {obj.tagger.featurizer.version})")
 
 
-from jobtag import cli_model  # noqa: E402,F401  (registers train/predict/evaluate/... commands)
+from jobtag import cli_model, cli_token  # noqa: E402,F401  (register the other commands)

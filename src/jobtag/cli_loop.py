@@ -111,11 +111,30 @@ def demo(obj: Context, folder: Path | None, jobs: int, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-auth", is_flag=True, help="No tokens needed (local experiments only!).")
+@click.option("--max-body-mb", default=16.0, show_default=True, type=float,
+              help="Largest request body accepted (413 above).")  # fmt: skip
+@click.option("--allowed-host", "allowed_hosts", multiple=True,
+              help="Host header to accept besides localhost/127.0.0.1 (repeatable).")  # fmt: skip
 @click.pass_obj
-def serve(obj: Context, host: str, port: int) -> None:
-    """Run the HTTP service and its review page (http://HOST:PORT/)."""
+def serve(
+    obj: Context,
+    host: str,
+    port: int,
+    no_auth: bool,
+    max_body_mb: float,
+    allowed_hosts: tuple[str, ...],
+) -> None:
+    """Run the HTTP service and its review page (http://HOST:PORT/); requests need a token."""
     from jobtag.service import serve as run
 
-    run(obj.settings, host=host, port=port)
+    if no_auth:
+        click.secho(
+            "WARNING: --no-auth: ANYONE who reaches this port can read, write and retrain. "
+            "Use only for local experiments.",
+            fg="red", bold=True, err=True,
+        )  # fmt: skip
+    run(obj.settings, host=host, port=port, auth=not no_auth,
+        max_body_bytes=int(max_body_mb * 1024 * 1024), allowed_hosts=allowed_hosts)  # fmt: skip

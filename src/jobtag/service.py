@@ -1,27 +1,42 @@
-"""The HTTP service (FastAPI): predict, feedback, stats, models, update, and a small review page."""
+"""The HTTP service (FastAPI): predict, feedback, review data, models, updates, tokens, review page."""
 
 from __future__ import annotations
 
 import logging
-import threading
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import Depends, FastAPI, Query
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from jobtag.auth import Authenticator
 from jobtag.config import Settings, load_settings
-from jobtag.errors import JobtagError
+from jobtag.errors import InputError
+from jobtag.httpguard import BodyLimit, install_error_handlers, install_offline_docs
+from jobtag.records import MAX_ID_CHARS, text_problem
+from jobtag.serving import BackgroundUpdates, PredictionBatcher
+from jobtag.store.tokens import SCOPES, TokenInfo, scope_allows
 from jobtag.tagger import Tagger, make_job
 
 log = logging.getLogger(__name__)
 
-PAGE = Path(__file__).with_name("web") / "review.html"
+WEB = Path(__file__).with_name("web")
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+DEFAULT_HOSTS = ("127.0.0.1", "localhost", "::1")
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 class JobIn(BaseModel):
-    title: str = Field(..., max_length=1_000)
+    title: str
     description: str = ""
     job_id: str | None = None
     company_id: str | None = None
@@ -30,109 +45,190 @@ class JobIn(BaseModel):
 
 class PredictIn(BaseModel):
     jobs: list[JobIn] = Field(..., min_length=1, max_length=1_000)
-    top_k: int | None = Field(None, ge=1)
+    top_k: int | None = Field(None, ge=1, le=10_000)
     record: bool = True
 
 
 class FeedbackIn(BaseModel):
     job_id: str
-    tags: list[str]
+    tags: list[str] = Field(..., max_length=1_000)
     who: str | None = None
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app around one Tagger (one store, the active model reloaded when it changes)."""
+class TokenIn(BaseModel):
+    name: str
+    scope: str = "read"
+
+
+def _checked(value: str | None, name: str, limit: int = MAX_ID_CHARS) -> None:
+    problem = text_problem(value, name, limit)
+    if problem:
+        raise InputError(problem)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    auth: bool = True,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    allowed_hosts: list[str] | tuple[str, ...] = DEFAULT_HOSTS,
+) -> FastAPI:
+    """Build the app around one Tagger whose model and writes are owned by a batching worker."""
     settings = settings or load_settings()
     tagger = Tagger(settings)
-    lock = threading.Lock()  # the model and the store connection pool are shared by workers
-    app = FastAPI(title="jobtag", version=__import__("jobtag").__version__)
+    store = tagger.store
+    updates = BackgroundUpdates(settings)
+    batcher = PredictionBatcher(tagger, updates)
+    authn = Authenticator(store, enabled=auth)
+    if not auth:
+        log.warning("AUTHENTICATION IS OFF (--no-auth): anyone reaching the port can write data")
 
-    @app.exception_handler(JobtagError)
-    async def _domain_error(_: Request, exc: JobtagError) -> JSONResponse:
-        return JSONResponse(
-            status_code=exc.http_status, content={"error": type(exc).__name__, "detail": str(exc)}
-        )
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):  # noqa: ANN202 - an async context manager
+        batcher.start()
+        try:
+            yield
+        finally:
+            batcher.stop()
+            updates.join(5)
+            tagger.close()
+
+    app = FastAPI(
+        title="jobtag",
+        version=__import__("jobtag").__version__,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.batcher, app.state.updates, app.state.tagger = batcher, updates, tagger
+    install_error_handlers(app, secrets=[str(settings.home), str(settings.database_url)])
+    install_offline_docs(app)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
+    bearer = HTTPBearer(auto_error=False, description="a token from `jobtag token create`")
+
+    def need(scope: str) -> Any:
+        def check(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> TokenInfo:
+            header = f"Bearer {creds.credentials}" if creds is not None else None
+            return authn.require(header, scope)
+
+        return Depends(check)
+
+    Read, Write, Admin = need("read"), need("write"), need("admin")  # noqa: N806
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        active = tagger.store.active_model()
-        return {"ok": True, "model_version": active["version"] if active else None}
+        active = store.active_model()
+        return {
+            "ok": True,
+            "model_version": active.version if active else None,
+            "model": Path(active.path).name if active else None,
+            "auth": auth,
+            "update_running": updates.running,
+        }
 
     @app.post("/predict")
-    def predict(body: PredictIn) -> dict[str, Any]:
-        jobs = [
-            make_job(j.title, j.description, j.job_id, j.company_id, j.company_name)
-            for j in body.jobs
-        ]
-        with lock:
-            preds = tagger.predict(jobs, record=body.record, source="http")
-        update = None
-        if body.record and settings.update.auto:
-            update = _update_in_background()
-        return {"predictions": [p.to_dict(body.top_k) for p in preds], "update_started": update}
-
-    update_thread: dict[str, threading.Thread | None] = {"t": None}
-
-    def _update_in_background() -> bool:
-        """Run a due update beside the server; predictions keep using the current model."""
-        from jobtag.updating import maybe_update
-
-        t = update_thread["t"]
-        if t is not None and t.is_alive():
-            return False
-        if tagger.store.jobs_since_last_update() < settings.update.every_n_jobs:
-            return False
-
-        def run() -> None:
-            try:
-                with Tagger(settings) as own:
-                    maybe_update(own, progress=False)
-            except JobtagError as exc:
-                log.warning("background update did not run: %s", exc)
-
-        update_thread["t"] = threading.Thread(target=run, name="jobtag-update", daemon=True)
-        update_thread["t"].start()
-        return True
+    async def predict(body: PredictIn, who: TokenInfo = Read) -> dict[str, Any]:
+        jobs = [make_job(j.title, j.description, j.job_id, j.company_id, j.company_name)
+                for j in body.jobs]  # fmt: skip
+        record = body.record and scope_allows(who.scope, "write")
+        preds, started = await batcher.predict(jobs, record)
+        return {
+            "predictions": [p.to_dict(body.top_k) for p in preds],
+            "recorded": record,
+            "update_started": started,
+        }
 
     @app.post("/feedback")
-    def feedback(body: FeedbackIn) -> dict[str, Any]:
-        with lock:
-            tagger.feedback(body.job_id, body.tags, who=body.who, source="http")
-        return {"ok": True, "job_id": body.job_id, "tags": sorted(set(body.tags))}
+    def feedback(body: FeedbackIn, who: TokenInfo = Write) -> dict[str, Any]:
+        _checked(body.job_id, "job_id")
+        _checked(body.who, "who")
+        for tag in body.tags:
+            _checked(tag, "tags")
+        tagger.feedback(body.job_id, body.tags, who=body.who or who.name, source="http")
+        updates.poke(tagger)
+        return {
+            "ok": True,
+            "job_id": body.job_id,
+            "tags": sorted({t.strip() for t in body.tags if t.strip()}),
+        }
 
-    @app.get("/jobs/{job_id}")
-    def job(job_id: str) -> dict[str, Any]:
+    @app.get("/jobs/{job_id}", dependencies=[Read])
+    def job(job_id: Annotated[str, PathParam()]) -> dict[str, Any]:
+        _checked(job_id, "job_id")
         return tagger.job_details(job_id)
 
-    @app.get("/recent")
-    def recent(limit: int = 50) -> dict[str, Any]:
-        return {"jobs": tagger.recent_predictions(min(max(limit, 1), 500))}
+    @app.get("/recent", dependencies=[Read])
+    def recent(limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
+        return {"jobs": tagger.recent_predictions(limit)}
 
-    @app.get("/stats")
+    @app.get("/stats", dependencies=[Read])
     def stats() -> dict[str, Any]:
         return tagger.stats()
 
-    @app.get("/models")
+    @app.get("/models", dependencies=[Read])
     def models() -> dict[str, Any]:
-        return {"models": tagger.store.list_models(), "history": tagger.store.update_history()}
+        listed = [{**m.__dict__, "path": Path(m.path).name} for m in store.list_models()]
+        return {"models": listed, "history": store.update_history()}
 
-    @app.post("/update")
+    @app.post("/update", dependencies=[Admin])
     def update() -> dict[str, Any]:
-        from jobtag.updating import run_update
+        return updates.run_now().to_dict()
 
-        with Tagger(settings) as own:
-            result = run_update(own, progress=False)
-        return result.to_dict()
+    @app.post("/models/{version}/promote", dependencies=[Admin])
+    def promote(version: int) -> dict[str, Any]:
+        m = store.promote(version)
+        return {"ok": True, "model_version": m.version}
 
-    @app.get("/", response_class=HTMLResponse)
-    def review_page() -> str:
-        return PAGE.read_text(encoding="utf-8")
+    @app.post("/models/rollback", dependencies=[Admin])
+    def rollback() -> dict[str, Any]:
+        m = store.rollback()
+        return {"ok": True, "model_version": m.version}
+
+    @app.get("/tokens", dependencies=[Admin])
+    def tokens() -> dict[str, Any]:
+        return {"tokens": [{"name": t.name, "scope": t.scope, "created_at": t.created_at}
+                           for t in store.list_tokens()]}  # fmt: skip
+
+    @app.post("/tokens", dependencies=[Admin])
+    def create_token(body: TokenIn) -> dict[str, Any]:
+        if body.scope not in SCOPES:
+            raise InputError(f"scope must be one of {', '.join(SCOPES)}")
+        return {"name": body.name, "scope": body.scope,
+                "token": store.create_token(body.name, body.scope)}  # fmt: skip
+
+    @app.delete("/tokens/{name}", dependencies=[Admin])
+    def revoke_token(name: str) -> dict[str, Any]:
+        _checked(name, "name")
+        store.revoke_token(name)
+        return {"ok": True, "name": name}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def review_page() -> HTMLResponse:
+        return HTMLResponse(
+            (WEB / "review.html").read_text(encoding="utf-8"),
+            headers={"Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "DENY"},
+        )
 
     return app
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    auth: bool = True,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    allowed_hosts: list[str] | tuple[str, ...] = (),
+) -> None:
     """Run the service with uvicorn (blocking)."""
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    hosts = list(
+        dict.fromkeys(
+            [*DEFAULT_HOSTS, *allowed_hosts, *([host] if host not in ("0.0.0.0", "::") else [])]
+        )
+    )
+    app = create_app(settings, auth=auth, max_body_bytes=max_body_bytes, allowed_hosts=hosts)
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -20,16 +20,13 @@ from jobtag.features.batch import FeatureBatch
 from jobtag.features.pipeline import Featurizer
 from jobtag.jobfiles import read_jobs
 from jobtag.models.tagmodel import TagModel
-from jobtag.records import Job
+from jobtag.records import Job, job_problem, shown
 from jobtag.store import JobStore
 from jobtag.training.fit import train_model
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int], None] | None
-
-MAX_TITLE_CHARS = 1_000
-MAX_DESCRIPTION_CHARS = 1_000_000
 
 
 @dataclass
@@ -75,16 +72,16 @@ def make_job(
     """Validate a job sent for prediction; a job without id gets a generated one."""
     if not isinstance(title, str) or not isinstance(description, str):
         raise InputError("title and description must be text")
+    job_id = None if job_id in (None, "") else str(job_id)
+    company_id = None if company_id is None else str(company_id)
+    where = f"job {shown(job_id)}" if job_id else "job (new)"
     if not title.strip() and not description.strip():
-        raise InputError(f"job {job_id or '(new)'}: title and description are both empty")
-    if len(title) > MAX_TITLE_CHARS:
-        raise InputError(f"job {job_id or '(new)'}: title longer than {MAX_TITLE_CHARS} characters")
-    if len(description) > MAX_DESCRIPTION_CHARS:
-        raise InputError(
-            f"job {job_id or '(new)'}: description longer than {MAX_DESCRIPTION_CHARS} characters"
-        )
+        raise InputError(f"{where}: title and description are both empty")
+    problem = job_problem(job_id, title, description, company_id, company_name)
+    if problem:
+        raise InputError(f"{where}: {problem}")
     return Job(
-        job_id=str(job_id) if job_id not in (None, "") else f"p-{uuid.uuid4().hex[:12]}",
+        job_id=job_id or f"p-{uuid.uuid4().hex[:12]}",
         title=title,
         description=description,
         company_id=company_id,

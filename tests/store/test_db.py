@@ -56,7 +56,7 @@ def test_sqlite_folder_is_created_and_unopenable_file_is_clear(tmp_path):
 
 def test_migrated_schema_matches_the_tables_and_reopening_is_a_noop(db_url):
     store = JobStore(db_url)
-    assert current_revision(store.engine) == head_revision() == "0001"
+    assert current_revision(store.engine) == head_revision() == "0003_tokens"
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), S.metadata)
     assert diff == []  # the migration creates exactly the tables, columns and indexes of schema.py
@@ -92,3 +92,12 @@ def test_concurrent_first_opens_in_processes(db_url):
     store = JobStore(db_url)
     assert current_revision(store.engine) == head_revision()
     store.close()
+
+
+def test_plain_mysql_urls_use_the_installed_driver():
+    from jobtag.store.db import create_engine
+
+    for url in ("mysql://u@127.0.0.1/x", "mariadb://u@127.0.0.1/x"):
+        engine = create_engine(url)
+        assert engine.dialect.driver == "pymysql"
+        engine.dispose()

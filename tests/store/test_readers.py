@@ -108,3 +108,18 @@ def test_crlf_line_endings_and_byte_order_mark(tmp_path):
         (2, "1", "two\r\nlines", ("a",)),
         (4, "2", "d", ()),
     ]
+
+
+def test_nul_bytes_and_lone_surrogates_are_rejected_like_the_api(tmp_path):
+    base = {"job_id": "1", "job_title": "T", "job_description": "d", "tags": ["x"]}
+    for change, message in [
+        ({"job_description": "a\x00b"}, "job 1: job_description contains a NUL byte"),
+        ({"job_title": "\ud800"}, "job 1: job_title contains a lone surrogate"),
+        ({"job_id": "a\x00"}, "line 1: job_id contains a NUL byte"),
+        ({"company_name": "\x00"}, "job 1: company_name contains a NUL byte"),
+        ({"tags": ["t\x00"]}, "job 1: tag name contains a NUL byte"),
+    ]:
+        path = tmp_path / "bad.jsonl"
+        path.write_text(json.dumps({**base, **change}) + "\n", encoding="utf-8")
+        with pytest.raises(InputError, match=message):
+            list(readers.aggregate(readers.read_file(path), str(path)))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import platform
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,6 +27,8 @@ from jobtag.models.tagger import TaggerConfig, TaggerNet
 
 if TYPE_CHECKING:
     from jobtag.models.tagmodel import TagModel
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "model.json"
@@ -63,11 +67,52 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def _meta_checksum(meta: dict[str, Any]) -> str:
+    """SHA-256 of model.json's content without its own checksum (canonical JSON)."""
+    body = {k: v for k, v in meta.items() if k != "meta_checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+_LEFTOVER = re.compile(r"^\..+\.(?:tmp|old)-(\d+)(?:-.*)?$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_leftovers(folder: Path) -> list[Path]:
+    """Remove temp/old folders of saves killed midway (their process is gone); returns them."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        m = _LEFTOVER.match(entry.name)
+        if (
+            m
+            and entry.is_dir()
+            and (int(m.group(1)) != os.getpid())
+            and not _alive(int(m.group(1)))
+        ):
+            shutil.rmtree(entry, ignore_errors=True)
+            log.info("removed %s left by an interrupted model save", entry.name)
+            removed.append(entry)
+    return removed
+
+
 def save_model(model: TagModel, directory: Path) -> Path:
     """Write weights + model.json to a temp dir beside `directory`, fsync, then rename over it."""
     directory = directory.resolve()
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    clean_leftovers(directory.parent)
+    tmp = Path(
+        tempfile.mkdtemp(prefix=f".{directory.name}.tmp-{os.getpid()}-", dir=directory.parent)
+    )
     try:
         torch.save(model.ae.state_dict(), tmp / "autoencoder.pt")
         torch.save(model.tagger.state_dict(), tmp / "tagger.pt")
@@ -93,6 +138,8 @@ def save_model(model: TagModel, directory: Path) -> Path:
             "val_metrics": _jsonable(model.val_metrics),
             "checksums": {name: _sha256(tmp / name) for name in WEIGHT_FILES},
         }
+        meta = json.loads(json.dumps(meta))  # the checksum covers exactly what is read back
+        meta["meta_checksum"] = _meta_checksum(meta)
         (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
         for p in tmp.iterdir():
             _fsync(p)
@@ -129,6 +176,7 @@ def load_model(directory: Path, expect_features: FeatureSettings | None = None) 
     from jobtag.models.tagmodel import TagModel
 
     cfg_path = directory / CONFIG_FILE
+    clean_leftovers(directory.parent)
     if not directory.is_dir():
         raise ModelError(f"model directory not found: {directory}")
     if not cfg_path.is_file():
@@ -143,6 +191,8 @@ def load_model(directory: Path, expect_features: FeatureSettings | None = None) 
             f"{cfg_path}: model format version {got!r} is not supported by this jobtag "
             f"(expects {FORMAT_VERSION}); retrain with `jobtag train`"
         )
+    if "meta_checksum" in meta and meta["meta_checksum"] != _meta_checksum(meta):
+        raise ModelError(f"model file corrupt or edited by hand (checksum mismatch): {cfg_path}")
     try:
         for name in WEIGHT_FILES:
             path = directory / name
@@ -175,6 +225,7 @@ def load_model(directory: Path, expect_features: FeatureSettings | None = None) 
         if tagger.wide is not None:
             weighting = BagWeighting()
             weighting.idf_ = idf.astype(np.float32)
+        _check_consistent(meta, tg_cfg, cfg_path)
         return TagModel(
             ae,
             tagger,
@@ -191,5 +242,18 @@ def load_model(directory: Path, expect_features: FeatureSettings | None = None) 
         )
     except KeyError as exc:
         raise ModelError(f"{cfg_path}: required entry {exc} missing") from exc
-    except ValueError as exc:
+    except (ValueError, TypeError, AttributeError) as exc:
         raise ModelError(f"{cfg_path}: inconsistent model ({exc})") from exc
+
+
+def _check_consistent(meta: dict[str, Any], tagger_cfg: Any, cfg_path: Path) -> None:
+    """Tags, thresholds and weights must agree in length and type (else ModelError)."""
+    tags = meta["tags"]
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ModelError(f"{cfg_path}: 'tags' must be a list of tag names")
+    n_out = getattr(tagger_cfg, "n_tags", None)
+    for key in ("thresholds", "pos_weight"):
+        if not isinstance(meta[key], list) or len(meta[key]) != len(tags):
+            raise ModelError(f"{cfg_path}: inconsistent model ({key} does not match the tags)")
+    if isinstance(n_out, int) and n_out != len(tags):
+        raise ModelError(f"{cfg_path}: inconsistent model ({n_out} outputs, {len(tags)} tags)")

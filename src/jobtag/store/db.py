@@ -63,6 +63,8 @@ def create_engine(url: str) -> sa.Engine:
                 raise DatabaseUnavailable(f"cannot create the folder of {shown}: {exc}") from exc
     else:
         kwargs["pool_pre_ping"] = True
+        if parsed.drivername in ("mysql", "mariadb"):  # the default driver (MySQLdb) is not ours
+            parsed = parsed.set(drivername=f"{parsed.drivername}+pymysql")
         if parsed.get_backend_name() in ("mysql", "mariadb") and "charset" not in parsed.query:
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     try:

@@ -17,6 +17,7 @@ from jobtag.store.lock import LockMixin
 from jobtag.store.loop import LoopMixin
 from jobtag.store.registry import RegistryMixin
 from jobtag.store.sqlutil import TagCache, chunks, transaction, upsert
+from jobtag.store.tokens import TokenMixin
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def truth_links() -> sa.Select:
     )
 
 
-class JobStore(ImporterMixin, LoopMixin, RegistryMixin, LockMixin):
+class JobStore(ImporterMixin, LoopMixin, RegistryMixin, LockMixin, TokenMixin):
     """A job database at `url` (SQLite file, PostgreSQL, MariaDB), migrated to the newest schema.
 
     Raises DatabaseUnavailable (URL shown with its password masked) when it cannot be opened.
@@ -63,6 +64,7 @@ class JobStore(ImporterMixin, LoopMixin, RegistryMixin, LockMixin):
     - models: `register_model`, `get_model`, `list_models`, `active_model`, `promote`,
       `rollback`, `set_model_note` (see `jobtag.store.registry`)
     - `update_lock(owner)` (see `jobtag.store.lock`)
+    - API tokens: `create_token`, `check_token`, `list_tokens`, `revoke_token` (`store.tokens`)
     """
 
     def __init__(self, url: str) -> None:

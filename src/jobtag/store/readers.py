@@ -32,15 +32,13 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from jobtag.errors import DatabaseUnavailable, InputError
-from jobtag.records import Job
+from jobtag.records import MAX_FIELD_CHARS, Job, job_problem
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ("job_id", "job_title", "job_description", "company_id", "company_name")
 TAG_COLUMN = "job_tag_name"
 OPTIONAL = ("company_id", "company_name", "job_tag_id")
-MAX_FIELD_CHARS = 1_000_000
-MAX_ID_CHARS = 255
 _CSV_FIELD_LIMIT = 2**31 - 1  # let csv parse any field; our own limit gives the clear error
 
 # (line, job_id, title, description, company_id, company_name, tag names)
@@ -281,27 +279,21 @@ class PendingJob:
 
 
 def _check(row: RawRow, where: str, max_field_chars: int, require_title: bool) -> None:
-    line, job_id, title, description, company_id, _cname, names = row
+    line, job_id, title, description, company_id, company_name, names = row
     if not job_id:
         raise InputError(f"{where} line {line}: empty job_id")
-    if len(job_id) > MAX_ID_CHARS:
-        raise InputError(f"{where} line {line}: job_id longer than {MAX_ID_CHARS} characters")
+    problem = job_problem(job_id, "", "", max_field_chars=max_field_chars)
+    if problem:
+        raise InputError(f"{where} line {line}: {problem}")
     at = f"{where} line {line}, job {job_id}"
     if not title and require_title:
         raise InputError(f"{at}: empty job_title")
-    if len(title) > max_field_chars:
-        raise InputError(
-            f"{at}: job_title has {len(title):,} characters (limit {max_field_chars:,})"
-        )
-    if len(description) > max_field_chars:
-        raise InputError(
-            f"{at}: job_description has {len(description):,} characters (limit {max_field_chars:,})"
-        )
-    if company_id and len(company_id) > MAX_ID_CHARS:
-        raise InputError(f"{at}: company_id longer than {MAX_ID_CHARS} characters")
-    for name in names:
-        if len(name) > MAX_ID_CHARS:
-            raise InputError(f"{at}: tag name longer than {MAX_ID_CHARS} characters")
+    problem = job_problem(
+        None, title, description, company_id, company_name, names, max_field_chars,
+        names=("job_title", "job_description"),
+    )  # fmt: skip
+    if problem:
+        raise InputError(f"{at}: {problem}")
 
 
 def conflict(a: PendingJob | Job, title: str, description: str, company_id: str | None) -> str:

@@ -1,0 +1,74 @@
+"""Checkpoint integrity: model.json is checksummed, inconsistent files are ModelError, no leftovers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from jobtag.cli import main
+from jobtag.errors import ModelError
+from jobtag.models.checkpoint import clean_leftovers, load_model
+
+from ..helpers import trained_tagger
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    tagger = trained_tagger(tmp_path_factory.mktemp("ckpt"), jobs=150)
+    path = Path(tagger.store.active_model().path)
+    home = tagger.settings.home
+    tagger.close()
+    return path, home
+
+
+def _edit(path: Path, change) -> str:  # noqa: ANN001
+    cfg = path / "model.json"
+    original = cfg.read_text(encoding="utf-8")
+    meta = json.loads(original)
+    change(meta)
+    cfg.write_text(json.dumps(meta), encoding="utf-8")
+    return original
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m["thresholds"].__setitem__(0, 0.99), "edited by hand"),
+        (lambda m: m.update(tags=5, meta_checksum=None) or m.pop("meta_checksum"), "tags"),
+        (lambda m: m.update(thresholds=[0.5]) or m.pop("meta_checksum"), "thresholds"),
+        (lambda m: m.update(tags=[*m["tags"], "extra"]) or m.pop("meta_checksum"), "inconsistent"),
+    ],
+)
+def test_edited_or_inconsistent_model_json_is_a_model_error(saved, change, message):
+    path, home = saved
+    original = _edit(path, change)
+    try:
+        with pytest.raises(ModelError, match=message):
+            load_model(path)
+        result = CliRunner().invoke(main, ["--home", str(home), "predict", "--title", "x"])
+        assert result.exit_code == 7, result.output
+        assert "Traceback" not in result.output
+    finally:
+        (path / "model.json").write_text(original, encoding="utf-8")
+    assert load_model(path).tags
+
+
+def test_a_save_killed_midway_leaves_nothing_after_the_next_start(saved, tmp_path):
+    path, _ = saved
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    leftover = path.parent / f".{path.name}.tmp-{dead}-abc123"
+    leftover.mkdir()
+    (leftover / "tagger.pt").write_bytes(b"half")
+    mine = path.parent / f".{path.name}.tmp-{os.getpid()}-busy"
+    mine.mkdir()
+    load_model(path)  # the next start loads the model
+    assert not leftover.exists() and mine.exists()
+    mine.rmdir()
+    assert clean_leftovers(tmp_path / "none") == []
