@@ -1,4 +1,4 @@
-"""The learning loop: updates after N jobs, new tags, promotion, rollback, the lock, kill -9."""
+"""The learning loop: due after N jobs or M corrections, new tags, the guard, rollback, lock, kill -9."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from jobtag.errors import LockBusy
+from jobtag.errors import LockBusy, TrainingError
 from jobtag.models.tagmodel import TagModel
 from jobtag.synthetic import BoardSpec, generate_jobs
 from jobtag.tagger import Tagger, make_job
-from jobtag.updating import maybe_update, pseudo_labels, run_update
+from jobtag.updating import in_judge, judge, maybe_update, pseudo_labels, run_update, update_due
 
 from .helpers import trained_tagger
 
@@ -52,6 +52,8 @@ def test_update_with_corrections_and_a_new_tag(tagger):
     result = maybe_update(tagger)
     assert result is not None and result.new_jobs >= 40
     assert result.labeled >= 20 and result.new_tags == ["Remote"]
+    assert result.corrections == 25 and result.judge_jobs > 0
+    assert result.promoted, result.reason  # a tag only corrections know does not block promotion
     models = tagger.store.list_models()
     assert len(models) == 2
     new = TagModel.load(__import__("pathlib").Path(models[-1].path))
@@ -59,9 +61,8 @@ def test_update_with_corrections_and_a_new_tag(tagger):
     history = tagger.store.update_history()
     assert history[-1].status == "done" and history[-1].labels == result.labeled
     assert tagger.store.jobs_since_last_update() == 0
-    if result.promoted:  # the new tag is served
-        p = tagger.predict([make_job("Backend Developer", "remote api server")], record=False)[0]
-        assert "Remote" in p.scores
+    p = tagger.predict([make_job("Backend Developer", "remote api server")], record=False)[0]
+    assert "Remote" in p.scores and p.model_version == result.new_version
 
 
 def test_promotion_refuses_a_worse_model(tagger, monkeypatch):
@@ -79,9 +80,9 @@ def test_promotion_refuses_a_worse_model(tagger, monkeypatch):
 
     monkeypatch.setattr(TagModel, "fine_tune", sabotage)
     monkeypatch.setattr("jobtag.updating.refit_wide", sabotage_wide)
-    _stream(tagger, 40, seed=13, start=40_000, correct=10)
+    _stream(tagger, 60, seed=13, start=40_000, correct=40)
     result = run_update(tagger)
-    assert not result.promoted, result.reason
+    assert result.judge_jobs >= 5 and not result.promoted, result.reason
     assert result.after["micro_f1"] < result.before["micro_f1"]
     assert tagger.store.active_model().version == active
     statuses = {m.version: m.status for m in tagger.store.list_models()}
@@ -161,3 +162,62 @@ def test_killed_update_leaves_the_current_model_serving(tagger, tmp_path):
     result = run_update(tagger)
     assert result.new_version is not None
     assert [r.status for r in tagger.store.update_history()][-3:] == ["aborted", "aborted", "done"]
+
+
+def test_corrections_alone_make_an_update_due_and_teach_a_new_tag(tagger):
+    """Predict first, correct later (the reviewer's order): the corrections are learned."""
+    jobs = _stream(tagger, 40, seed=21, start=80_000)
+    first = run_update(tagger)  # self-training only: nothing labeled to judge it on
+    assert not first.promoted and "no labeled evidence" in first.reason
+    assert update_due(tagger) is None
+    with pytest.raises(TrainingError, match="nothing to learn"):
+        run_update(tagger)
+    assert [r.status for r in tagger.store.update_history()][-1] == "done"  # no failed run
+    backend = [j for j in jobs if "backend" in j.title.lower() or "python" in j.title.lower()]
+    picked = (backend + [j for j in jobs if j not in backend])[:12]
+    for j in picked:
+        tagger.feedback(j.job_id, ["Rust"])
+    assert "12 new corrections" in (update_due(tagger) or "")
+    result = maybe_update(tagger)
+    assert result is not None and result.corrections == 12 and result.new_tags == ["Rust"]
+    assert result.promoted, result.reason
+    history = tagger.store.update_history()[-1]
+    assert history.model_version == result.new_version and "Rust" in history.reason
+    assert history.metrics_after["corrections"] == 12
+    like = picked[0]
+    p = tagger.predict([make_job(like.title, like.description)], record=False)[0]
+    assert "Rust" in p.tags, p.scores
+
+
+def test_judge_jobs_are_not_learned_before_the_decision(tagger, monkeypatch):
+    from jobtag import updating
+
+    seen: list[int] = []
+    real = updating.refit_wide
+
+    def spy(weight, bias, x, y, *args, **kwargs):
+        seen.append(x.shape[0])
+        return real(weight, bias, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(updating, "refit_wide", spy)
+    jobs = _stream(tagger, 60, seed=22, start=90_000, correct=60)
+    labeled_new = [j for j in jobs if j.labeled]
+    n_judge = sum(in_judge(j.job_id, tagger.settings.update.judge_fraction) for j in labeled_new)
+    result = run_update(tagger)
+    assert result.judge_jobs == n_judge > 0
+    assert result.promoted and result.folded, result.reason
+    learn_rows, fold_rows = seen
+    assert fold_rows - learn_rows == n_judge  # judged first, learned after the decision
+
+
+def test_paired_judgement_and_its_noise():
+    rng = np.random.default_rng(0)
+    y = rng.random((200, 5)) < 0.3
+    same = judge(y, y, y)
+    assert same.diff == 0 and same.se == 0 and same.before == 1.0
+    noisy = y ^ (rng.random(y.shape) < 0.2)
+    worse = judge(y, y, noisy)
+    assert worse.diff < -0.1 and 0 < worse.se < abs(worse.diff)
+    few = judge(y[:10], y[:10], noisy[:10])
+    assert few.se > worse.se  # ten jobs are a noisier judge than two hundred
+    assert 0.2 < np.mean([in_judge(f"job-{i}", 0.3) for i in range(5000)]) < 0.4

@@ -12,23 +12,34 @@ from jobtag.cli import Context, _emit_json, main
 
 
 @main.command()
-@click.option("--force", is_flag=True, help="Update even if fewer than N new jobs were seen.")
+@click.option(
+    "--force", is_flag=True, help="Update now on whatever arrived (new jobs or corrections)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_obj
 def update(obj: Context, force: bool, as_json: bool) -> None:
-    """Continue training the active model on the jobs seen since the last update."""
-    from jobtag.updating import maybe_update, run_update
+    """Learn the jobs and corrections that arrived since the last update (when due, or --force)."""
+    from jobtag.updating import not_due_message, run_update, update_due
 
     progress = sys.stderr.isatty() and not as_json
-    result = run_update(obj.tagger, progress) if force else maybe_update(obj.tagger, progress)
-    if result is None:
-        due = obj.tagger.store.jobs_since_last_update()
-        msg = f"no update due: {due} new jobs, {obj.settings.update.every_n_jobs} needed (--force)"
+    due = "forced" if force else update_due(obj.tagger)
+    if due is None:
+        store = obj.tagger.store
+        msg = not_due_message(obj.tagger) + " (--force runs it anyway)"
         if as_json:
-            _emit_json({"updated": False, "new_jobs": due, "reason": msg})
+            _emit_json(
+                {
+                    "updated": False,
+                    "new_jobs": store.jobs_since_last_update(),
+                    "new_corrections": store.corrections_since_last_update(),
+                    "reason": msg,
+                }
+            )
         else:
             click.echo(msg)
         return
+    click.echo(f"model update: running ({due}) ...", err=True)
+    result = run_update(obj.tagger, progress)
     if as_json:
         _emit_json({"updated": True, **result.to_dict()})
     else:
@@ -43,38 +54,43 @@ def models(ctx: click.Context, history: bool, as_json: bool) -> None:
     """List model versions with their metrics (promote / rollback: subcommands)."""
     if ctx.invoked_subcommand is not None:
         return
-    store = ctx.obj.tagger.store
-    rows = store.update_history() if history else store.list_models()
-    if as_json:
-        _emit_json([dataclasses.asdict(r) for r in rows])
-        return
-    if not rows:
-        click.echo("no update has run yet" if history else "no model yet: run `jobtag train`")
-        return
+    tagger = ctx.obj.tagger
     if history:
-        for r in rows:
+        runs = tagger.store.update_history()
+        if as_json:
+            _emit_json({"history": [dataclasses.asdict(r) for r in runs]})
+            return
+        if not runs:
+            click.echo("no update has run yet")
+        for r in runs:
             click.echo(
                 f"{str(r.finished_at or r.started_at)[:19]}  {r.status:7}  model v{r.model_version}"
                 f"  promoted={r.promoted}  jobs={r.jobs_used} labels={r.labels} "
-                f"pseudo={r.pseudo_labels}  micro-F1 {_f1(r.metrics_before)} -> "
-                f"{_f1(r.metrics_after)}  {r.seconds:.1f}s  {r.reason}"
+                f"pseudo={r.pseudo_labels}  {r.seconds:.1f}s  {r.reason}"
             )
         return
-    click.echo(f"{'version':>7}  {'status':9}  {'created':19}  micro_f1  macro_f1  note")
-    for m in rows:
-        met = m.metrics.get("update_validation") or m.metrics
+    from jobtag.updating import compare_versions
+
+    report = compare_versions(tagger)
+    if as_json:
+        _emit_json(report)
+        return
+    if not report["models"]:
+        click.echo("no model yet: run `jobtag train`")
+        return
+    click.echo(f"yardstick: {report['yardstick']['what']}")
+    click.echo(f"{'version':>7}  {'status':9}  {'created':19}  micro_f1  own val.  note")
+    for m in report["models"]:
+        mark = " (trained on them after its judgement)" if m.get("trained_on_yardstick") else ""
         click.echo(
-            f"{m.version:>7}  {m.status:9}  {str(m.created_at)[:19]:19}  "
-            f"{_num(met.get('micro_f1'))}  {_num(met.get('macro_f1'))}  {m.note}"
+            f"{m['version']:>7}  {m['status']:9}  {m['created_at'][:19]:19}  "
+            f"{_num(m.get('micro_f1'))}  {_num(m['own_metrics'].get('micro_f1'))}  "
+            f"{m['note']}{mark}"
         )
 
 
 def _num(x: object) -> str:
     return f"{x:8.3f}" if isinstance(x, int | float) else f"{'-':>8}"
-
-
-def _f1(d: object) -> str:
-    return f"{d['micro_f1']:.3f}" if isinstance(d, dict) and "micro_f1" in d else "-"
 
 
 @models.command()

@@ -63,7 +63,9 @@ def _write_predictions(preds: list, fh, fmt: str, top_k: int | None, writer=None
 @click.option("--top-k", type=int, help="Show only the K best scores.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--no-record", is_flag=True, help="Do not store the jobs and predictions.")
-@click.option("--no-update", is_flag=True, help="Do not run a due model update afterwards.")
+@click.option(
+    "--no-update", is_flag=True, help="Do not run a due model update afterwards (it is announced)."
+)
 @click.pass_obj
 def predict(
     obj: Context,
@@ -79,7 +81,7 @@ def predict(
 ) -> None:
     """Tag one job (--title/--description) or a file of jobs (--input, --output)."""
     from jobtag.tagger import make_job
-    from jobtag.updating import maybe_update
+    from jobtag.updating import run_update, update_due
 
     tagger = obj.tagger
     if input_path is None:
@@ -129,8 +131,12 @@ def predict(
                 out.close()
         click.echo(f"predicted {n} jobs" + (f" -> {output_path}" if output_path else ""), err=True)
     if not no_record and not no_update and tagger.settings.update.auto:
-        result = maybe_update(tagger, progress=False)
-        if result is not None:
+        due = update_due(tagger)
+        if due is not None:
+            click.echo(
+                f"model update: running now because {due} (--no-update skips it) ...", err=True
+            )
+            result = run_update(tagger, progress=False)
             click.echo(f"model update: {result.summary()}", err=True)
 
 

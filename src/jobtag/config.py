@@ -71,13 +71,18 @@ class TrainSettings:
 class UpdateSettings:
     """The learning loop."""
 
-    every_n_jobs: int = 100  # update after this many new jobs
-    auto: bool = True  # run the update automatically after predict
+    every_n_jobs: int = 100  # an update is due after this many new jobs ...
+    every_n_corrections: int = 10  # ... or after this many new human corrections
+    auto: bool = True  # run a due update automatically after predict (announced on stderr)
     pseudo_label_confidence: float = 0.9  # min calibrated confidence to use a prediction as a label
     pseudo_label_weight: float = 0.3
-    replay_jobs: int = 500  # earlier labeled jobs mixed into each update's SGD part
+    replay_jobs: int = 500  # earlier labeled jobs mixed into each update's SGD part (deep path)
     epochs: int = 2
-    promote_tolerance: float = 0.0  # new model may be this much worse on validation micro-F1
+    judge_fraction: float = 0.3  # share of the labeled jobs new to the model that judge an update
+    promote_tolerance: float = 0.0  # old tags' micro-F1 on the judge jobs may drop this much ...
+    promote_z: float = 1.0  # ... plus this many standard errors of the paired difference
+    refit_iterations: int = 30  # L-BFGS iterations of the warm-started wide refit
+    fold_iterations: int = 10  # ... and of folding the judge jobs into a promoted model
 
 
 @dataclass

@@ -16,6 +16,10 @@ from jobtag.tagger import Tagger, make_job
 
 log = logging.getLogger(__name__)
 
+# The board's first jobs were tagged before this tag existed; reviewers introduce it later.
+NEW_TAG = "DevOps"
+STREAM_JOBS = 300
+
 NEW_JOBS = (
     (
         "Senior Python Backend Engineer",
@@ -47,16 +51,19 @@ def run_demo(
         folder / "test.csv.gz",
         folder / "new.csv.gz",
     )
-    all_jobs = list(generate_jobs(BoardSpec(jobs=jobs + 400, seed=7)))
-    train_jobs, test_jobs = all_jobs[:jobs], all_jobs[jobs : jobs + 300]
-    stream_jobs = all_jobs[jobs + 300 :]
+    all_jobs = list(generate_jobs(BoardSpec(jobs=jobs + 300 + STREAM_JOBS, seed=7)))
+    train_jobs = [
+        replace(j, tags=(j.tags - {NEW_TAG}) or None) if j.tags else j for j in all_jobs[:jobs]
+    ]
+    test_jobs, stream_jobs = all_jobs[jobs : jobs + 300], all_jobs[jobs + 300 :]
     test_labeled = [j for j in test_jobs if j.labeled]
     write_rows(train_jobs, train_file)
     write_rows(test_labeled, test_file)
     write_rows(stream_jobs, stream_file)
     say(
         f"1. generated a synthetic board: {len(train_jobs)} train jobs "
-        f"({sum(j.labeled for j in train_jobs)} labeled), {len(test_labeled)} test jobs -> {folder}"
+        f"({sum(j.labeled for j in train_jobs)} labeled, none yet with the tag {NEW_TAG!r}), "
+        f"{len(test_labeled)} test jobs -> {folder}"
     )
 
     report: dict = {"folder": str(folder)}
@@ -82,6 +89,13 @@ def run_demo(
             f"macro-F1 {metrics['macro_f1']:.3f}, P@1 {metrics['p_at_1']:.3f}"
         )
         report["test"] = {k: metrics[k] for k in ("micro_f1", "macro_f1", "p_at_1")}
+        from jobtag.jobfiles import read_jobs
+        from jobtag.updating import micro_f1_all_tags
+
+        test_read = list(read_jobs(test_file, require_tags=True))
+        test_batch = tagger.featurize_jobs(test_read)
+        truth = [j.tags for j in test_read]
+        before = micro_f1_all_tags(tagger.load_model()[0], test_batch, truth)
 
         preds = tagger.predict([make_job(t, d) for t, d in NEW_JOBS], source="demo")
         say("5. tagged new jobs:")
@@ -94,17 +108,30 @@ def run_demo(
         incoming: list[Job] = [
             make_job(j.title, j.description, f"new-{j.job_id}") for j in stream_jobs
         ]
-        tagger.predict(incoming[:60], source="demo")
-        for job in stream_jobs[:20]:
-            if job.labeled:
-                tagger.feedback(f"new-{job.job_id}", sorted(job.tags or ()), who="demo")
-        tagger.predict(incoming[60:], source="demo")
+        tagger.predict(incoming, source="demo")
+        # A reviewer checks some of the new jobs on the review page and introduces the new tag.
+        carriers = [j for j in stream_jobs if NEW_TAG in (j.tags or ())]
+        others = [j for j in stream_jobs if j.labeled and NEW_TAG not in (j.tags or ())][:40]
+        for job in carriers + others:
+            tagger.feedback(f"new-{job.job_id}", sorted(job.tags or ()), who="demo")
+        say(
+            f"6. streamed {len(incoming)} new jobs through predict; a reviewer corrected "
+            f"{len(carriers) + len(others)} of them ({len(carriers)} with the new tag {NEW_TAG!r})"
+        )
         update = maybe_update(tagger, progress=progress)
         if update is None:
-            say("6. learning loop: no update was due")
+            say("7. learning loop: no update was due")
         else:
-            say(f"6. learning loop: {len(incoming)} new jobs + corrections -> {update.summary()}")
+            say(f"7. learning loop: {update.summary()}")
             report["update"] = update.to_dict()
+            model, version = tagger.load_model()
+            after = micro_f1_all_tags(model, test_batch, truth)
+            say(
+                f"8. served model v{version} on the same {len(test_read)} held-out test jobs "
+                f"(never trained on; every true tag counts, {NEW_TAG!r} too): micro-F1 "
+                f"{before:.3f} -> {after:.3f}"
+            )
+            report["test_all_tags"] = {"before": before, "after": after, "version": version}
         report["seconds"] = round(time.perf_counter() - t_start, 1)
     say(
         f"done in {report['seconds']}s. Try: jobtag --home {folder} predict --title 'Data Scientist'"

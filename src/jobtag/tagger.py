@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,11 +54,6 @@ class TrainResult:
     metrics: dict[str, Any]
     seconds: float
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def in_holdout(job_id: str, fraction: float = 0.1) -> bool:
-    """The learning loop's judge: a stable ~10% of labeled jobs (by id) that no model trains on."""
-    return (zlib.crc32(job_id.encode("utf-8")) % 1000) < fraction * 1000
 
 
 def make_job(

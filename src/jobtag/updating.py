@@ -1,4 +1,4 @@
-"""The learning loop: after N new jobs, continue training the active model and promote if not worse."""
+"""The learning loop: when new jobs or corrections arrived, learn them; promote if not worse."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator
+import weakref
+import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from jobtag.errors import InputError, TrainingError
 from jobtag.records import Job
-from jobtag.tagger import Tagger, headline_metrics, in_holdout, label_matrix
+from jobtag.tagger import Tagger, label_matrix
 from jobtag.training.wide import refit_wide
 
 log = logging.getLogger(__name__)
@@ -32,28 +35,43 @@ class UpdateResult:
     new_version: int | None
     promoted: bool
     reason: str
-    new_jobs: int
-    labeled: int  # new jobs with human corrections
+    new_jobs: int  # jobs the update looked at: new since the last update, or corrected since
+    labeled: int  # of those, jobs with true tags (human corrections or imported tags)
     pseudo_labeled: int  # new jobs with confident predictions used as labels
     unlabeled: int  # new jobs used only by the autoencoder
     replay: int
+    corrections: int = 0  # jobs corrected since the last update
+    learned_labeled: int = 0  # labeled jobs new to the served model that the candidate learned
+    judge_jobs: int = 0  # labeled jobs new to both models that judged the update
+    folded: bool = False  # the judge jobs were learned after the decision
     new_tags: list[str] = field(default_factory=list)
     before: dict[str, float] = field(default_factory=dict)
     after: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
+    def learned(self) -> str:
+        """What the update learned, in words."""
+        tags = f"; new tags: {', '.join(self.new_tags)}" if self.new_tags else ""
+        return (
+            f"learned {self.learned_labeled} labeled jobs new to v{self.base_version} "
+            f"({self.corrections} corrected since the last update), "
+            f"{self.pseudo_labeled} pseudo-labels{tags}"
+        )
+
     def summary(self) -> str:
         verdict = "promoted" if self.promoted else "kept as candidate"
-        b, a = self.before.get("micro_f1"), self.after.get("micro_f1")
-        mf = f", validation micro-F1 {b:.3f} -> {a:.3f}" if b is not None and a is not None else ""
         return (
-            f"v{self.base_version} -> v{self.new_version} {verdict} ({self.reason}); "
-            f"{self.new_jobs} new jobs: {self.labeled} corrected, {self.pseudo_labeled} pseudo-labeled, "
-            f"{self.unlabeled} unlabeled; {self.replay} replayed{mf}; {self.seconds:.1f}s"
+            f"v{self.base_version} -> v{self.new_version} {verdict}: {self.reason}; "
+            f"{self.learned()}; {self.new_jobs} jobs looked at; {self.seconds:.1f}s"
         )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def in_judge(job_id: str, fraction: float) -> bool:
+    """A stable `fraction` of job ids (by hash) whose labels judge an update before it learns them."""
+    return (zlib.crc32(b"judge:" + job_id.encode("utf-8")) % 1000) < fraction * 1000
 
 
 def pseudo_labels(
@@ -75,21 +93,51 @@ def pseudo_labels(
     return frozenset(tags)
 
 
-def maybe_update(tagger: Tagger, progress: bool = False) -> UpdateResult | None:
-    """Run an update when at least `update.every_n_jobs` new jobs were seen since the last one."""
-    due = tagger.store.jobs_since_last_update()
-    if due < tagger.settings.update.every_n_jobs:
-        log.debug(
-            "%d new jobs since the last update; %d needed", due, tagger.settings.update.every_n_jobs
+def update_due(tagger: Tagger) -> str | None:
+    """Why an update is due now (N new jobs or M new corrections since the last one), else None."""
+    cfg = tagger.settings.update
+    jobs = tagger.store.jobs_since_last_update()
+    if jobs >= cfg.every_n_jobs:
+        return f"{jobs} new jobs since the last update (every {cfg.every_n_jobs})"
+    corrections = tagger.store.corrections_since_last_update()
+    if corrections >= cfg.every_n_corrections:
+        return (
+            f"{corrections} new corrections since the last update (every {cfg.every_n_corrections})"
         )
+    log.debug("no update due: %d new jobs, %d new corrections", jobs, corrections)
+    return None
+
+
+def not_due_message(tagger: Tagger) -> str:
+    """Why no update is due, with the counts and the thresholds."""
+    cfg = tagger.settings.update
+    return (
+        f"no update due: {tagger.store.jobs_since_last_update()} new jobs "
+        f"({cfg.every_n_jobs} needed), {tagger.store.corrections_since_last_update()} new "
+        f"corrections ({cfg.every_n_corrections} needed)"
+    )
+
+
+def maybe_update(tagger: Tagger, progress: bool = False) -> UpdateResult | None:
+    """Run an update when one is due (see `update_due`); None when none is."""
+    reason = update_due(tagger)
+    if reason is None:
         return None
+    log.info("update due: %s", reason)
     return run_update(tagger, progress=progress)
 
 
 def run_update(tagger: Tagger, progress: bool = False) -> UpdateResult:
-    """Load the current weights, train on the new jobs (+ replay), recalibrate, promote if not worse."""
+    """Learn the jobs and corrections since the last update; promote if old tags are not worse.
+
+    TrainingError when nothing new arrived (no run is recorded then)."""
     owner = f"{socket.gethostname()}:{os.getpid()}"
     with tagger.store.update_lock(owner):
+        store = tagger.store
+        if store.jobs_since_last_update() == 0 and store.corrections_since_last_update() == 0:
+            raise TrainingError(
+                "nothing to learn: no new jobs and no new corrections since the last update"
+            )
         return _update_locked(tagger, progress)
 
 
@@ -102,6 +150,14 @@ def _update_locked(tagger: Tagger, progress: bool) -> UpdateResult:
     except BaseException as exc:
         store.finish_update_run(run_id, "failed", reason=f"{type(exc).__name__}: {exc}"[:500])
         raise
+    info = {
+        "judge_jobs": result.judge_jobs,
+        "corrections": result.corrections,
+        "learned_labeled": result.learned_labeled,
+        "new_tags": result.new_tags,
+        "folded": result.folded,
+        "base_version": result.base_version,
+    }
     store.finish_update_run(
         run_id,
         "done",
@@ -109,120 +165,205 @@ def _update_locked(tagger: Tagger, progress: bool) -> UpdateResult:
         labels=result.labeled,
         pseudo_labels=result.pseudo_labeled,
         metrics_before=result.before,
-        metrics_after=result.after,
+        metrics_after={**result.after, **info},
         model_version=result.new_version,
         promoted=result.promoted,
-        reason=result.reason[:500],
+        reason=f"{result.reason}; {result.learned()}"[:500],
         seconds=result.seconds,
     )
     return result
 
 
+# Wide-path rows (hashed bag) by content hash, per Tagger: they do not change between updates.
+_BAGS: weakref.WeakKeyDictionary[Tagger, dict[str, tuple[np.ndarray, np.ndarray]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _bags(tagger: Tagger, jobs: Sequence[Job]) -> sp.csr_matrix:
+    """The raw hashed bags of `jobs` (csr), from an in-process cache filled on first use."""
+    cache = _BAGS.setdefault(tagger, {})
+    missing = list({j.content_hash: j for j in jobs if j.content_hash not in cache}.values())
+    if missing:
+        bag = tagger.featurize_jobs(missing).bag.tocsr()
+        for i, job in enumerate(missing):
+            lo, hi = bag.indptr[i], bag.indptr[i + 1]
+            cache[job.content_hash] = (bag.indices[lo:hi].copy(), bag.data[lo:hi].copy())
+    rows = [cache[j.content_hash] for j in jobs]
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(r[0]) for r in rows], out=indptr[1:])
+    indices = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int32)
+    data = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, np.float32)
+    n_features = tagger.settings.features.n_features
+    return sp.csr_matrix((data, indices, indptr), shape=(len(rows), n_features))
+
+
+def _refit(
+    tagger: Tagger,
+    model: Any,
+    jobs: Sequence[Job],
+    labels: Sequence[frozenset[str]],
+    weights: Sequence[float],
+    max_iter: int,
+) -> None:
+    """Refit the wide path of `model` in place (warm-started) on jobs/labels/weights."""
+    refit_wide(
+        model.tagger.wide.weight.data,
+        model.tagger.wide_bias.data,
+        model.weighting.transform(_bags(tagger, jobs)),
+        label_matrix(labels, model.tags).astype(np.float32),
+        np.asarray(weights, dtype=np.float32),
+        C=model.settings.wide_C,
+        max_iter=max_iter,
+    )
+
+
+@dataclass
+class Judgement:
+    """Old tags' micro-F1 of both models on the judge jobs, and the paired difference's noise."""
+
+    jobs: int
+    before: float
+    after: float
+    se: float  # bootstrap standard error of (after - before), paired by job
+
+    @property
+    def diff(self) -> float:
+        return self.after - self.before
+
+
+def _micro_f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    denom = 2 * tp + fp + fn
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 1.0)  # nothing to find or claim: 1
+
+
+def judge(
+    y: np.ndarray, p_before: np.ndarray, p_after: np.ndarray, seed: int = 0, n_boot: int = 400
+) -> Judgement:
+    """Paired comparison of two models' bool (n, T) decisions against truth y on the same jobs."""
+    counts = np.stack(
+        [(y & p).sum(1) for p in (p_before, p_after)]
+        + [(~y & p).sum(1) for p in (p_before, p_after)]
+        + [(y & ~p).sum(1) for p in (p_before, p_after)],
+        axis=1,
+    ).astype(np.float64)  # (n, 6): tp0 tp1 fp0 fp1 fn0 fn1
+
+    def f1s(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _micro_f1(c[..., 0], c[..., 2], c[..., 4]), _micro_f1(
+            c[..., 1], c[..., 3], c[..., 5]
+        )
+
+    b, a = f1s(counts.sum(0))
+    n = len(y)
+    se = 0.0
+    if n > 1:
+        rng = np.random.default_rng(seed)
+        w = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
+        bb, aa = f1s(w @ counts)
+        se = float(np.std(aa - bb))
+    return Judgement(n, float(b), float(a), se)
+
+
 def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> UpdateResult:
     t0 = time.perf_counter()
     cfg = tagger.settings.update
+    store = tagger.store
     rng = np.random.default_rng(tagger.settings.train.seed)
-    new_items = list(tagger.store.iter_new_jobs())
-    if not new_items:
-        raise TrainingError("no new jobs since the last update")
-    thresholds = dict(zip(current.tags, map(float, current.thresholds), strict=True))
+    # What the served model has not seen: jobs added or corrected after the run that made it.
+    made = store.model_run(base_version)
+    new_items = list(store.iter_new_jobs())
+    if made is not None:
+        fresh = store.fresh_job_ids(made.last_job_id, made.started_at)
+    else:  # a model without a recorded run: count only what arrived since the last update
+        fresh = {i.job.job_id for i in new_items}
+    labeled = list(store.iter_jobs(labeled=True))
+    judge_jobs = [
+        j for j in labeled if j.job_id in fresh and in_judge(j.job_id, cfg.judge_fraction)
+    ]
+    judge_ids = {j.job_id for j in judge_jobs}
+    learn = [j for j in labeled if j.job_id not in judge_ids]  # everything else that has labels
+    learned_fresh = [j for j in learn if j.job_id in fresh]
 
-    human: list[Job] = []  # new jobs with true tags (corrections or imported tags)
+    thresholds = dict(zip(current.tags, map(float, current.thresholds), strict=True))
+    human: list[Job] = []  # jobs with true tags looked at now, corrections first
     pseudo: list[tuple[Job, frozenset[str]]] = []  # confident predictions as labels
     unlabeled: list[Job] = []  # the rest: autoencoder only
-    for item in new_items:
+    for item in sorted(new_items, key=lambda i: not i.corrected_since_update):
         job: Job = item.job
         if job.labeled:
-            if not in_holdout(job.job_id):
+            if job.job_id not in judge_ids:
                 human.append(job)
             continue
+        if item.corrected_since_update:
+            continue  # corrected to "no tags": nothing to teach the tagger
         labels = pseudo_labels(item.scores, thresholds, cfg.pseudo_label_confidence)
         if labels:
             pseudo.append((job, labels))
         else:
             unlabeled.append(job)
     n_human, n_pseudo = len(human), len(pseudo)
-    new_ids = {item.job.job_id for item in new_items}
-
-    # Replay: earlier labeled jobs so old tags are not forgotten; the hold-out slice is never trained on.
-    old = [j for j in tagger.store.iter_jobs(labeled=True) if j.job_id not in new_ids]
-    val_jobs = [j for j in old if in_holdout(j.job_id)]
-    val_jobs += [i.job for i in new_items if i.job.labeled and in_holdout(i.job.job_id)]
-    pool = [j for j in old if not in_holdout(j.job_id)]
-    replay = [pool[i] for i in rng.permutation(len(pool))[: cfg.replay_jobs]]
-    # corrections are rare and precious: show them more than once beside the replay
-    boost = max(1, min(5, len(replay) // (20 * n_human))) if n_human else 1
-    train_jobs = human * boost + [j for j, _ in pseudo] + replay
-    train_labels = (
-        [j.tags or frozenset() for j in human] * boost
-        + [lab for _, lab in pseudo]
-        + [j.tags or frozenset() for j in replay]
-    )
-    weights = [1.0] * (n_human * boost) + [cfg.pseudo_label_weight] * n_pseudo + [1.0] * len(replay)
+    n_labeled = sum(1 for i in new_items if i.job.labeled)
+    corrections = sum(1 for i in new_items if i.corrected_since_update)
 
     candidate = copy.deepcopy(current)
-    new_tags = sorted({t for lab in train_labels for t in lab} - set(candidate.tags))
+    known = set(candidate.tags)
+    new_tags = sorted({t for j in labeled for t in j.tags or ()} - known)
     if new_tags:
         candidate.add_tags(new_tags)
         log.info("new tags: %s", ", ".join(new_tags))
 
-    if train_jobs:
-        batch = tagger.featurize_jobs(train_jobs)
-        targets = label_matrix(train_labels, candidate.tags).astype(np.float32)
-        unl_batch = tagger.featurize_jobs(unlabeled) if unlabeled else None
-        candidate.fine_tune(
-            batch,
-            targets,
-            np.asarray(weights, dtype=np.float32),
-            unlabeled=unl_batch,
-            epochs=cfg.epochs,
-            progress=progress,
+    replay: list[Job] = []
+    if float(current.tagger.mix[0]) != 0.0:
+        # The deep path counts in the served model: continue its SGD on the new jobs + a replay.
+        new_ids = {j.job_id for j in human}
+        pool = [j for j in learn if j.job_id not in new_ids]
+        replay = [pool[i] for i in rng.permutation(len(pool))[: cfg.replay_jobs]]
+        # corrections are rare and precious: show them more than once beside the replay
+        boost = max(1, min(5, len(replay) // (20 * n_human))) if n_human else 1
+        train_jobs = human * boost + [j for j, _ in pseudo] + replay
+        train_labels = (
+            [j.tags or frozenset() for j in human] * boost
+            + [lab for _, lab in pseudo]
+            + [j.tags or frozenset() for j in replay]
         )
+        weights = [1.0] * (n_human * boost) + [cfg.pseudo_label_weight] * n_pseudo
+        weights += [1.0] * len(replay)
+        if train_jobs:
+            candidate.fine_tune(
+                tagger.featurize_jobs(train_jobs),
+                label_matrix(train_labels, candidate.tags).astype(np.float32),
+                np.asarray(weights, dtype=np.float32),
+                unlabeled=tagger.featurize_jobs(unlabeled) if unlabeled else None,
+                epochs=cfg.epochs,
+                progress=progress,
+            )
+    else:
+        log.info("the deep path has no weight in the served model: only the wide path learns")
 
-    if candidate.tagger.wide is not None and float(candidate.tagger.mix[1]) != 0.0:
-        # The wide path is a convex model: refit it, warm-started, on every labeled job we may
-        # train on (old, corrected, pseudo-labeled), instead of only nudging it by SGD.
-        wide_jobs = pool + human + [j for j, _ in pseudo]
-        wide_labels = [j.tags or frozenset() for j in pool + human] + [lab for _, lab in pseudo]
-        wide_w = [1.0] * (len(pool) + n_human) + [cfg.pseudo_label_weight] * n_pseudo
-        wb = tagger.featurize_jobs(wide_jobs)
-        refit_wide(
-            candidate.tagger.wide.weight.data,
-            candidate.tagger.wide_bias.data,
-            candidate.weighting.transform(wb.bag),
-            label_matrix(wide_labels, candidate.tags).astype(np.float32),
-            np.asarray(wide_w, dtype=np.float32),
-            C=candidate.settings.wide_C,
-        )
+    wide = candidate.tagger.wide is not None and float(candidate.tagger.mix[1]) != 0.0
+    wide_jobs = learn + [j for j, _ in pseudo]
+    wide_labels = [j.tags or frozenset() for j in learn] + [lab for _, lab in pseudo]
+    wide_w = [1.0] * len(learn) + [cfg.pseudo_label_weight] * n_pseudo
+    if wide and wide_jobs:
+        # The wide path is a convex model: refit it, warm-started, on every labeled job but the
+        # judge jobs (+ pseudo-labels), instead of only nudging it by SGD.
+        _refit(tagger, candidate, wide_jobs, wide_labels, wide_w, cfg.refit_iterations)
 
-    # Judge on the hold-out slice: labeled jobs that no model has trained on.
-    before: dict[str, float] = {}
-    after: dict[str, float] = {}
-    promoted, reason = True, "no held-out jobs to compare on: promoted"
-    if len(val_jobs) >= 10:
-        cmp_ = val_jobs
-        if len(val_jobs) >= 40:  # enough to recalibrate thresholds on one half, judge on the other
-            order = rng.permutation(len(val_jobs))
-            cal = [val_jobs[i] for i in order[: len(val_jobs) // 2]]
-            cmp_ = [val_jobs[i] for i in order[len(val_jobs) // 2 :]]
-            cal_batch = tagger.featurize_jobs(cal)
-            candidate.calibrate(cal_batch, label_matrix([j.tags for j in cal], candidate.tags))
-            # judge the current model with thresholds from the same half: a fair comparison
-            current = copy.deepcopy(current)
-            current.calibrate(cal_batch, label_matrix([j.tags for j in cal], current.tags))
-        cmp_batch = tagger.featurize_jobs(cmp_)
-        y_old = label_matrix([j.tags for j in cmp_], current.tags)
-        y_new = label_matrix([j.tags for j in cmp_], candidate.tags)
-        before = headline_metrics(current.evaluate(cmp_batch, y_old))
-        after = headline_metrics(candidate.evaluate(cmp_batch, y_new))
-        worse = after["micro_f1"] < before["micro_f1"] - cfg.promote_tolerance
-        promoted = not worse
-        reason = (
-            f"validation micro-F1 {after['micro_f1']:.4f} vs {before['micro_f1']:.4f} "
-            f"on {len(cmp_)} held-out jobs"
+    promoted, reason, verdict = _decide(tagger, current, candidate, judge_jobs, learned_fresh)
+    folded = False
+    if promoted and wide and judge_jobs:
+        # Decided: now the judge jobs teach the promoted model too (warm start: a few iterations).
+        _refit(
+            tagger,
+            candidate,
+            wide_jobs + judge_jobs,
+            wide_labels + [j.tags or frozenset() for j in judge_jobs],
+            wide_w + [1.0] * len(judge_jobs),
+            cfg.fold_iterations,
         )
-        if new_tags and not promoted:
-            reason += "; new tags would not be served"
+        folded = True
+    before = {"micro_f1": verdict.before} if verdict else {}
+    after = {"micro_f1": verdict.after, "se": verdict.se} if verdict else {}
     candidate.val_metrics = {**candidate.val_metrics, "update_validation": after}
     status = "active" if promoted else "candidate"
     new_version, _ = tagger.save_model(candidate, status=status, note=f"update of v{base_version}")
@@ -232,18 +373,141 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
         promoted=promoted,
         reason=reason,
         new_jobs=len(new_items),
-        labeled=n_human,
+        labeled=n_labeled,
         pseudo_labeled=n_pseudo,
         unlabeled=len(unlabeled),
         replay=len(replay),
+        corrections=corrections,
+        learned_labeled=len(learned_fresh),
+        judge_jobs=len(judge_jobs),
+        folded=folded,
         new_tags=new_tags,
         before=before,
         after=after,
         seconds=time.perf_counter() - t0,
     )
-    if not promoted:
-        log.warning("update kept v%d as candidate: %s", new_version, reason)
+    (log.info if promoted else log.warning)("update: %s", result.summary())
     return result
+
+
+def _decide(
+    tagger: Tagger,
+    current: Any,
+    candidate: Any,
+    judge_jobs: Sequence[Job],
+    learned_fresh: Sequence[Job],
+) -> tuple[bool, str, Judgement | None]:
+    """Promote or not: old tags on labeled jobs neither model trained on, with their noise in mind.
+
+    With labeled evidence (labeled jobs new to the served model that the candidate learned) the
+    candidate is promoted unless old tags' micro-F1 drops by more than the tolerance plus
+    `promote_z` standard errors. Without it (self-training alone) it must be better by that much.
+    Tags the served model does not have are not judged (there is nothing to compare them with).
+    """
+    cfg = tagger.settings.update
+    evidence = len(learned_fresh)
+    if not judge_jobs:
+        if evidence:
+            return True, f"promoted on {evidence} labeled jobs learned (no judge jobs yet)", None
+        return False, "no labeled evidence: self-training alone is never promoted unjudged", None
+    batch = tagger.featurize_jobs(judge_jobs)
+    old = len(current.tags)
+    y = label_matrix([j.tags for j in judge_jobs], current.tags)
+    p_before = current.decide(current.scores(batch))
+    p_after = candidate.decide(candidate.scores(batch))[:, :old]
+    v = judge(y, p_before, p_after, seed=tagger.settings.train.seed)
+    margin = cfg.promote_tolerance + cfg.promote_z * v.se
+    figures = (
+        f"old tags' micro-F1 on {v.jobs} judge jobs {v.before:.4f} -> {v.after:.4f} "
+        f"(diff {v.diff:+.4f}, standard error {v.se:.4f})"
+    )
+    if evidence:
+        ok = v.diff >= -margin
+        why = "not worse beyond" if ok else "worse beyond"
+        return ok, f"{'promoted' if ok else 'kept'}: {figures}, {why} the margin {margin:.4f}", v
+    ok = v.diff > margin
+    why = "better beyond" if ok else "self-training only and not better beyond"
+    return ok, f"{'promoted' if ok else 'kept'}: {figures}, {why} the margin {margin:.4f}", v
+
+
+def micro_f1_all_tags(model: Any, batch: Any, truth: Sequence[frozenset[str] | None]) -> float:
+    """Micro-F1 of `model` on featurized jobs, counting true tags it does not know as misses."""
+    tags = set(model.tags)
+    y = label_matrix(truth, model.tags)
+    pred = model.decide(model.scores(batch))
+    tp, fp = int((y & pred).sum()), int((~y & pred).sum())
+    fn = int((y & ~pred).sum()) + sum(len(set(t or ()) - tags) for t in truth)
+    return 2 * tp / max(1, 2 * tp + fp + fn)
+
+
+def yardstick(tagger: Tagger) -> tuple[list[Job], int | None]:
+    """One set of labeled jobs to compare model versions on, and the version it is relative to.
+
+    The judge slice of the labeled jobs added or corrected after the active model was made (what
+    the next update will be judged on); if there are none yet, those of the newest update's base
+    model (what that update was judged on). No version made before that model trained on them,
+    nor any candidate (candidates never learn judge jobs); only a promoted update made after it
+    may have (it learns its judge jobs after the decision): `compare_versions` marks those."""
+    store, frac = tagger.store, tagger.settings.update.judge_fraction
+    refs: list[int] = []
+    active = store.active_model()
+    if active is not None:
+        refs.append(active.version)
+    for run in reversed(store.update_history()):
+        base = run.metrics_after.get("base_version") if run.status == "done" else None
+        if isinstance(base, int):
+            refs.append(base)
+            break
+    labeled: list[Job] | None = None
+    for ref in refs:
+        made = store.model_run(ref)
+        if made is None:
+            continue
+        fresh = store.fresh_job_ids(made.last_job_id, made.started_at)
+        if not fresh:
+            continue
+        if labeled is None:
+            labeled = list(store.iter_jobs(labeled=True))
+        jobs = [j for j in labeled if j.job_id in fresh and in_judge(j.job_id, frac)]
+        if jobs:
+            return jobs, ref
+    return [], None
+
+
+def compare_versions(tagger: Tagger, limit: int = 10) -> dict[str, Any]:
+    """Every model version (the newest `limit`) scored on the same jobs (see `yardstick`).
+
+    micro-F1 counts every true tag of those jobs, so a version that lacks a tag misses it."""
+    from jobtag.models.tagmodel import TagModel
+
+    store = tagger.store
+    versions = store.list_models()[-limit:]
+    jobs, ref = yardstick(tagger)
+    trained: dict[int, bool] = {}
+    for run in store.update_history():
+        if run.status == "done" and run.model_version is not None:
+            trained[run.model_version] = bool(run.metrics_after.get("folded"))
+    batch = tagger.featurize_jobs(jobs) if jobs else None
+    rows = []
+    for m in versions:
+        row: dict[str, Any] = {
+            "version": m.version,
+            "status": m.status,
+            "created_at": str(m.created_at),
+            "note": m.note,
+            "own_metrics": {k: v for k, v in m.metrics.items() if isinstance(v, int | float)},
+        }
+        if batch is not None and ref is not None:
+            model = TagModel.load(Path(m.path))
+            row["micro_f1"] = micro_f1_all_tags(model, batch, [j.tags for j in jobs])
+            row["trained_on_yardstick"] = m.version > ref and trained.get(m.version, False)
+        rows.append(row)
+    what = (
+        f"{len(jobs)} labeled jobs added or corrected after v{ref} was made (its judge slice)"
+        if ref is not None
+        else "none yet: no labeled job arrived after the models were made"
+    )
+    return {"yardstick": {"jobs": len(jobs), "relative_to": ref, "what": what}, "models": rows}
 
 
 def read_feedback_file(path: Path) -> Iterator[tuple[str, list[str]]]:

@@ -75,3 +75,24 @@ def test_feedback_is_logged_creates_tags_and_rejects_unknown_jobs(store, rows_fi
     store.import_file(rows_file())  # re-import keeps the correction as truth
     assert store.get_job("2").tags == frozenset({"finance"})
     assert len(store.feedback_log("2")) == 2
+
+
+def test_corrections_since_the_last_update_are_new_information(store, rows_file):
+    store.import_file(rows_file())
+    run = store.record_update_run(jobs_used=4, model_version=1, promoted=True, reason="train")
+    assert (store.jobs_since_last_update(), store.corrections_since_last_update()) == (0, 0)
+    assert list(store.iter_new_jobs()) == []
+    store.add_feedback("2", ["brand-new-tag"], who="ann")
+    store.import_jobs([Job("late", "Late job", "arrived after the update")])
+    assert (store.jobs_since_last_update(), store.corrections_since_last_update()) == (1, 1)
+    seen = {s.job.job_id: s for s in store.iter_new_jobs()}
+    assert set(seen) == {"2", "late"}
+    assert seen["2"].corrected_since_update and seen["2"].job.tags == {"brand-new-tag"}
+    assert not seen["late"].corrected_since_update
+    made = store.model_run(1)
+    assert made is not None and made.id == run and store.model_run(7) is None
+    assert store.fresh_job_ids(made.last_job_id, made.started_at) == {"2", "late"}
+    store.record_update_run(jobs_used=2, model_version=2, promoted=False, reason="update")
+    assert store.corrections_since_last_update() == 0 and list(store.iter_new_jobs()) == []
+    # what model 1 has not seen does not shrink because a later update ran
+    assert store.fresh_job_ids(made.last_job_id, made.started_at) == {"2", "late"}

@@ -29,6 +29,7 @@ class SeenJob:
     model_version: int | None = None
     scores: dict[str, float] = field(default_factory=dict)
     predicted: frozenset[str] = frozenset()
+    corrected_since_update: bool = False  # a human correction arrived after the last update
 
 
 @dataclass(frozen=True)
@@ -277,12 +278,23 @@ class LoopMixin:
         ]
 
     # ------------------------------------------------------- new jobs / runs
-    def _watermark(self, conn: sa.Connection) -> int:
+    def _marks(self, conn: sa.Connection) -> tuple[int, dt.datetime | None]:
+        """(jobs.id watermark, start time) of the last completed update run; (0, None) if none."""
         ur = S.update_runs
-        value = conn.execute(
-            sa.select(ur.c.last_job_id).where(ur.c.status == "done").order_by(ur.c.id.desc())
+        row = conn.execute(
+            sa.select(ur.c.last_job_id, ur.c.started_at)
+            .where(ur.c.status == "done")
+            .order_by(ur.c.id.desc())
         ).first()
-        return int(value[0]) if value else 0
+        return (int(row[0]), row[1]) if row else (0, None)
+
+    def _watermark(self, conn: sa.Connection) -> int:
+        return self._marks(conn)[0]
+
+    @staticmethod
+    def _corrected_after(since: dt.datetime | None) -> sa.ColumnElement[bool]:
+        col = S.jobs.c.corrected_at
+        return col.is_not(None) if since is None else col > since
 
     def jobs_since_last_update(self) -> int:
         """Jobs added (by import or predict) after the start of the last completed update run."""
@@ -291,21 +303,81 @@ class LoopMixin:
             q = sa.select(sa.func.count()).select_from(S.jobs).where(S.jobs.c.id > mark)
             return int(conn.execute(q).scalar_one())
 
-    def iter_new_jobs(self, batch_size: int = 1000) -> Iterator[SeenJob]:
-        """The jobs counted by `jobs_since_last_update`, with human tags and latest prediction."""
+    def corrections_since_last_update(self) -> int:
+        """Jobs whose human correction arrived after the start of the last completed update run
+        (new or old jobs alike: a correction is new information either way)."""
         with self.engine.connect() as conn:
-            mark = self._watermark(conn)
+            _mark, since = self._marks(conn)
+            q = sa.select(sa.func.count()).select_from(S.jobs).where(self._corrected_after(since))
+            return int(conn.execute(q).scalar_one())
+
+    def fresh_job_ids(self, after_id: int, since: dt.datetime | None) -> set[str]:
+        """Source ids of jobs added after jobs.id `after_id` or corrected after `since`: what a
+        model made at that point has not seen (with its current tags)."""
+        j = S.jobs
+        cond = j.c.id > int(after_id)
+        if since is not None:
+            cond = sa.or_(cond, j.c.corrected_at > since)
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(j.c.source_job_id).where(cond)).scalars())
+
+    def model_run(self, version: int) -> UpdateRun | None:
+        """The completed run that produced model `version` (full training or update), if any."""
+        ur = S.update_runs
+        q = (
+            sa.select(ur.c.id)
+            .where(ur.c.status == "done", ur.c.model_version == int(version))
+            .order_by(ur.c.id.desc())
+        )
+        with self.engine.connect() as conn:
+            run_id = conn.execute(q).scalar()
+        if run_id is None:
+            return None
+        return next(r for r in self.update_history() if r.id == run_id)
+
+    def iter_new_jobs(self, batch_size: int = 1000) -> Iterator[SeenJob]:
+        """What the next update learns from: the jobs counted by `jobs_since_last_update`, then the
+        older jobs corrected since it (`corrections_since_last_update`), each with its human tags
+        and latest prediction."""
+        with self.engine.connect() as conn:
+            mark, since = self._marks(conn)
+            older = [
+                int(r[0])
+                for r in conn.execute(
+                    sa.select(S.jobs.c.id)
+                    .where(S.jobs.c.id <= mark, self._corrected_after(since))
+                    .order_by(S.jobs.c.id)
+                )
+            ]
         jt, t, p = S.job_tags, S.tags, S.predictions
         batch: list[Job] = []
+        for part in chunks(older, batch_size):
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(*self._job_columns())
+                    .where(S.jobs.c.id.in_(part))
+                    .order_by(S.jobs.c.id)
+                ).all()
+                batch = self._truth_tags(conn, rows)  # type: ignore[attr-defined]
+            yield from self._seen(batch, jt, t, p, since)
+        batch = []
         for job in self.iter_jobs(batch_size=batch_size, after_id=mark):  # type: ignore[attr-defined]
             batch.append(job)
             if len(batch) >= batch_size:
-                yield from self._seen(batch, jt, t, p)
+                yield from self._seen(batch, jt, t, p, since)
                 batch = []
         if batch:
-            yield from self._seen(batch, jt, t, p)
+            yield from self._seen(batch, jt, t, p, since)
 
-    def _seen(self, batch: list[Job], jt: sa.Table, t: sa.Table, p: sa.Table) -> Iterator[SeenJob]:
+    @staticmethod
+    def _job_columns() -> tuple[Any, ...]:
+        from jobtag.store.jobstore import JOB_COLUMNS
+
+        return tuple(JOB_COLUMNS)
+
+    def _seen(
+        self, batch: list[Job], jt: sa.Table, t: sa.Table, p: sa.Table, since: dt.datetime | None
+    ) -> Iterator[SeenJob]:
         j = S.jobs
         sids = [job.job_id for job in batch]
         with self.engine.connect() as conn:
@@ -341,6 +413,8 @@ class LoopMixin:
                 model_version=version,
                 scores={k: float(v[0]) for k, v in s.items() if v[2] == version},
                 predicted=frozenset(k for k, v in s.items() if v[1] and v[2] == version),
+                corrected_since_update=m.corrected_at is not None
+                and (since is None or m.corrected_at > since),
             )
 
     def start_update_run(self) -> int:
