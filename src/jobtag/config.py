@@ -41,10 +41,10 @@ class TrainSettings:
     val_fraction: float = 0.1
     code_dim: int = 100
     ae_epochs: int = 4
-    tagger_epochs: int = 15
+    tagger_epochs: int = 40  # at most; early-stopped on the validation slice
     batch_size: int = 64
     lr: float = 2e-3
-    patience: int = 3
+    patience: int = 5
     dropout: float = 0.2
     hidden: tuple[int, ...] = (200, 150, 100, 50, 25)
     min_tag_jobs: int = 1  # tags with fewer labeled jobs are not learned
@@ -56,12 +56,12 @@ class TrainSettings:
     ae_kernel: int = 3
     ae_lr: float = 2e-3
     wide: bool = True  # linear path on the TF-IDF bag summed into the logits (False = seed model)
-    wide_lr: float = 1e-2
-    wide_solver: str = (
-        "liblinear"  # "liblinear" (logistic regression first), "svm", or "adam" (joint)
-    )
-    wide_C: float = 10.0  # inverse L2 strength of that logistic regression
+    wide_C: float = 1.0  # the wide SVM's C when there is no validation slice to choose it on
+    wide_C_grid: tuple[float, ...] = (0.3, 1.0, 3.0)  # C values tried on the validation slice
+    # weights of the deep path beside the wide one tried on validation (units: std ratio)
+    deep_weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
     finetune_encoder: bool = False  # train the encoder end to end with the tagger (slower)
+    encoder_lr_scale: float = 0.5  # the fine-tuned encoder's learning rate / lr
     pos_weight_cap: float = 10.0  # BCE positive weight = min(cap, negatives/positives) per tag
     weight_decay: float = 0.0
     refit: bool = True  # after early stopping on the validation slice, retrain on all labeled jobs

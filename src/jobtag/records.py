@@ -1,9 +1,12 @@
-"""Plain records passed between layers: a job with its tag set (no I/O, no dependencies)."""
+"""Plain records passed between layers: a job with its tag set, and tag sets as a 0/1 matrix (no I/O)."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 
 def content_hash(title: str, description: str) -> str:
@@ -97,3 +100,14 @@ def job_problem(
         if problem:
             return problem
     return None
+
+
+def label_matrix(labels: Sequence[frozenset[str] | None], tags: Sequence[str]) -> np.ndarray:
+    """Bool (n, T) matrix of the tag sets over `tags` (unknown tags ignored; None = no tags)."""
+    index = {t: i for i, t in enumerate(tags)}
+    y = np.zeros((len(labels), len(tags)), dtype=bool)
+    for r, tagset in enumerate(labels):
+        for t in tagset or ():
+            if t in index:
+                y[r, index[t]] = True
+    return y

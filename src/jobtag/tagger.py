@@ -19,7 +19,7 @@ from jobtag.features.batch import FeatureBatch
 from jobtag.features.pipeline import Featurizer
 from jobtag.jobfiles import read_jobs
 from jobtag.models.tagmodel import TagModel
-from jobtag.records import Job, job_problem, shown
+from jobtag.records import Job, job_problem, label_matrix, shown
 from jobtag.store import JobStore
 from jobtag.training.fit import train_model
 
@@ -85,17 +85,6 @@ def make_job(
 
 def headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: float(metrics[k]) for k in ("micro_f1", "macro_f1") if k in metrics}
-
-
-def label_matrix(labels: Sequence[frozenset[str] | None], tags: Sequence[str]) -> np.ndarray:
-    """Bool (n, T) matrix of the tag sets over `tags` (unknown tags ignored; None = no tags)."""
-    index = {t: i for i, t in enumerate(tags)}
-    y = np.zeros((len(labels), len(tags)), dtype=bool)
-    for r, tagset in enumerate(labels):
-        for t in tagset or ():
-            if t in index:
-                y[r, index[t]] = True
-    return y
 
 
 class Tagger:

@@ -20,8 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from jobtag.errors import InputError, TrainingError
-from jobtag.records import Job
-from jobtag.tagger import Tagger, label_matrix
+from jobtag.records import Job, label_matrix
+from jobtag.tagger import Tagger
 from jobtag.training.wide import refit_wide
 
 log = logging.getLogger(__name__)

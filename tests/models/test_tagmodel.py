@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from jobtag.config import FeatureSettings, TrainSettings
 from jobtag.errors import ModelError
@@ -66,7 +67,7 @@ def test_checkpoint_round_trip(trained, tmp_path):
     np.testing.assert_array_equal(loaded.thresholds, trained.thresholds)
     np.testing.assert_array_equal(loaded.scores(batch), trained.scores(batch))
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert meta["format_version"] == 1 and set(meta["versions"]) == {"jobtag", "torch", "python"}
+    assert meta["format_version"] == 2 and set(meta["versions"]) == {"jobtag", "torch", "python"}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left
 
 
@@ -117,11 +118,18 @@ def test_fine_tune_moves_toward_targets(trained):
     targets = model.targets_for(labels).astype(np.float32)
     has_python = targets[:, 0] > 0
     targets[has_python, 3] = 1.0  # the new tag goes with "design" words... here: with python jobs
-    before = model.scores(batch)[:, 3]
+    mix = model.tagger.mix.clone()
+
+    def deep_scores() -> np.ndarray:  # fine_tune trains the deep path; the wide one is refit
+        with model.tagger.deep_alone():
+            return model.scores(batch)[:, 3]
+
+    before = deep_scores()
     unl, _ = make_jobs(30, seed=10)
     hist = model.fine_tune(batch, targets, np.ones(60), unlabeled=unl, epochs=8, lr=5e-3)
     assert len(hist["ae_loss"]) == 8 and len(hist["tagger_loss"]) == 8
-    after = model.scores(batch)[:, 3]
+    assert torch.equal(model.tagger.mix, mix)  # the served mix is left as it was
+    after = deep_scores()
     gain_pos = after[has_python].mean() - before[has_python].mean()
     assert gain_pos > 0.2
     assert after[has_python].mean() > after[~has_python].mean() + 0.2

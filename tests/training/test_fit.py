@@ -55,19 +55,41 @@ def test_progress_bar_goes_to_stderr(capsys):
     train_model(batch, labels, settings(), FS, progress=True)
     out = capsys.readouterr()
     assert out.out == ""
-    assert "tagger" in out.err
+    assert "deep path" in out.err
 
 
-def test_mix_is_chosen_on_validation_and_joint_training_works():
-    from jobtag.training.fit import MIX_GRID
-
+def test_mix_c_and_calibration_are_chosen_on_validation():
     batch, labels = make_jobs(80, seed=7)
     model = train_model(batch, labels, settings(), FS, progress=False)
-    deep, wide = model.summary["mix"]
-    assert deep in MIX_GRID and wide == 1.0
-    assert model.tagger.mix.tolist() == [deep, wide]
-    joint = train_model(
-        batch, labels, settings(wide_solver="adam", refit=False), FS, progress=False
+    s = model.summary
+    assert s["wide_C"] in model.settings.wide_C_grid and model.settings.wide_C == s["wide_C"]
+    assert s["deep_weight"] in model.settings.deep_weights
+    assert len(s["mix_scores"]) == len(model.settings.wide_C_grid) * len(
+        model.settings.deep_weights
     )
-    assert joint.tagger.mix.tolist() == [1.0, 1.0]
-    assert joint.evaluate(batch, joint.targets_for(labels))["micro_f1"] > 0.5
+    deep, wide, offset = s["mix"]
+    assert wide > 0  # Platt's slope on the SVM margins
+    assert (deep == 0) == (s["deep_weight"] == 0)
+    assert model.tagger.mix.tolist() == [deep, wide] and float(model.tagger.offset) == offset
+    assert model.tagger.uses_deep == (deep != 0)
+
+
+def test_deep_weight_zero_skips_the_deep_path_and_the_code():
+    batch, labels = make_jobs(80, seed=7)
+    model = train_model(batch, labels, settings(deep_weights=(0.0,)), FS, progress=False)
+    assert model.summary["deep_weight"] == 0.0 and not model.tagger.uses_deep
+    assert model.prepare(batch, fixed_codes=True).codes is None  # the encoder is not run
+    y = model.targets_for(labels)
+    assert model.evaluate(batch, y)["micro_f1"] > 0.8
+
+
+def test_training_restores_torch_threads():
+    import torch
+
+    before = torch.get_num_threads()
+    batch, labels = make_jobs(40, seed=8)
+    train_model(batch, labels, settings(threads=before + 1), FS, progress=False)
+    assert torch.get_num_threads() == before
+    with pytest.raises(TrainingError):
+        train_model(batch, labels[:3], settings(threads=before + 1), FS, progress=False)
+    assert torch.get_num_threads() == before

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: SVM wide path, Platt offset buffer
 CONFIG_FILE = "model.json"
 WEIGHT_FILES = ("autoencoder.pt", "tagger.pt", "idf.npy")
 

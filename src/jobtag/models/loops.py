@@ -100,14 +100,20 @@ def tagger_logits(
     b: np.ndarray,
     max_tokens: int,
 ) -> torch.Tensor:
-    """Logits (B, T) of jobs `b`; the encoder runs (with gradients) only when codes are not fixed."""
-    if data.codes is not None:
-        code = torch.from_numpy(data.codes[b])  # (B, code_dim)
-    else:
-        assert encoder is not None
-        code = encoder(torch.from_numpy(padded([data.tokens[i] for i in b], max_tokens)))
-    x = torch.cat([code, torch.from_numpy(data.numeric[b])], 1)  # (B, code_dim + n_numeric)
-    wide = bag_inputs(data.wide[b]) if data.wide is not None else None
+    """Logits (B, T) of jobs `b`; the encoder runs (with gradients) only when codes are not fixed.
+
+    A path without weight in the tagger is not computed (no code is needed when the deep path
+    has weight 0)."""
+    x = None
+    if tagger.uses_deep:
+        if data.codes is not None:
+            code = torch.from_numpy(data.codes[b])  # (B, code_dim)
+        else:
+            if encoder is None:
+                raise ValueError("the deep path counts: pass fixed codes or the encoder")
+            code = encoder(torch.from_numpy(padded([data.tokens[i] for i in b], max_tokens)))
+        x = torch.cat([code, torch.from_numpy(data.numeric[b])], 1)  # (B, code_dim + n_numeric)
+    wide = bag_inputs(data.wide[b]) if data.wide is not None and tagger.uses_wide else None
     return tagger(x, wide)
 
 

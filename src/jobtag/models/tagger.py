@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -26,8 +28,9 @@ class TaggerNet(nn.Module):
     """Deep path: [code ; numeric] (B, code_dim + n_numeric) -> hidden... -> logits (B, T).
 
     Wide path (optional): sum of per-bucket weight rows of the TF-IDF bag + bias (B, T) — a
-    logistic regression on the bag; logits = mix[0] * deep + mix[1] * wide (mix is a buffer set
-    by training: both paths may be fitted apart and their mix chosen on validation jobs).
+    linear SVM's margins on the bag. logits = mix[0] * deep + mix[1] * wide + offset, where mix
+    and offset are buffers set by training: the paths are fitted apart, their relative weight is
+    chosen on validation jobs and the sum is calibrated to log-odds there (Platt scaling).
     """
 
     def __init__(self, cfg: TaggerConfig) -> None:
@@ -39,27 +42,68 @@ class TaggerNet(nn.Module):
             layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(cfg.dropout)]
             width = h
         self.deep = nn.Sequential(*layers)  # (B, code+numeric) -> (B, hidden[-1])
+        for layer in self.deep:
+            if isinstance(layer, nn.Linear):  # He init: the signal survives 5 ReLU layers
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
         self.out = nn.Linear(width, cfg.n_tags)  # (B, hidden[-1]) -> (B, T)
         self.wide = nn.EmbeddingBag(cfg.n_features, cfg.n_tags, mode="sum") if cfg.wide else None
         self.wide_bias = nn.Parameter(torch.zeros(cfg.n_tags)) if cfg.wide else None
         if self.wide is not None:
             nn.init.zeros_(self.wide.weight)
-        # logits = mix[0] * deep + mix[1] * wide; training may fit the paths apart, then mix them
+        # logits = mix[0] * deep + mix[1] * wide + offset (set by training)
         self.register_buffer("mix", torch.tensor([1.0, 1.0 if cfg.wide else 0.0]))
+        self.register_buffer("offset", torch.zeros(()))
+
+    @property
+    def uses_deep(self) -> bool:
+        """Whether the deep path (and so the encoder's code) counts in the logits."""
+        return float(self.mix[0]) != 0.0
+
+    @property
+    def uses_wide(self) -> bool:
+        return self.wide is not None and float(self.mix[1]) != 0.0
+
+    def wide_margins(
+        self, wide: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None
+    ) -> torch.Tensor:
+        """The wide path alone: (B, T) margins of the TF-IDF bag (EmbeddingBag inputs)."""
+        if self.wide is None or wide is None:
+            raise ValueError("this tagger has a wide path: pass its bag inputs")
+        idx, offsets, weights = wide
+        return self.wide(idx, offsets, per_sample_weights=weights) + self.wide_bias
+
+    def deep_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The deep path alone: [code ; numeric] (B, code_dim + n_numeric) -> (B, T)."""
+        return self.out(self.deep(x))
 
     def forward(
         self,
-        x: torch.Tensor,
+        x: torch.Tensor | None,
         wide: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        logits = self.out(self.deep(x))  # (B, T)
-        if self.wide is not None and float(self.mix[1]) != 0.0:
-            if wide is None:
-                raise ValueError("this tagger has a wide path: pass its bag inputs")
-            idx, offsets, weights = wide
-            lin = self.wide(idx, offsets, per_sample_weights=weights) + self.wide_bias  # (B, T)
-            logits = self.mix[0] * logits + self.mix[1] * lin
-        return logits
+        parts = []
+        if self.uses_deep:
+            if x is None:
+                raise ValueError("the deep path counts: pass [code ; numeric]")
+            parts.append(self.mix[0] * self.deep_logits(x))
+        if self.uses_wide:
+            parts.append(self.mix[1] * self.wide_margins(wide))
+        if not parts:
+            raise ValueError("neither path has a weight in this tagger")
+        return sum(parts[1:], parts[0]) + self.offset  # (B, T)
+
+    @contextmanager
+    def deep_alone(self) -> Iterator[None]:
+        """Temporarily score by the deep path alone (mix [1, 0], no offset): to train it."""
+        saved = self.mix.clone(), self.offset.clone()
+        self.mix.copy_(torch.tensor([1.0, 0.0]))
+        self.offset.zero_()
+        try:
+            yield
+        finally:
+            self.mix.copy_(saved[0])
+            self.offset.copy_(saved[1])
 
     @torch.no_grad()
     def add_tags(self, k: int) -> None:
@@ -71,8 +115,9 @@ class TaggerNet(nn.Module):
         new.weight.zero_()
         new.weight[: old.out_features] = old.weight
         deep_w, wide_w = float(self.mix[0]), float(self.mix[1]) if self.wide is not None else 0.0
+        start = self.cfg.new_tag_bias - float(self.offset)
         # the new tags' starting logit is new_tag_bias, carried by the wide bias when it counts
-        new.bias.fill_(0.0 if wide_w else self.cfg.new_tag_bias / max(deep_w, 1e-6))
+        new.bias.fill_(0.0 if wide_w else start / max(deep_w, 1e-6))
         new.bias[: old.out_features] = old.bias
         self.out = new
         if self.wide is not None:
@@ -81,7 +126,7 @@ class TaggerNet(nn.Module):
             grown.weight.zero_()
             grown.weight[:, : w.shape[1]] = w
             self.wide = grown
-            fill = self.cfg.new_tag_bias / wide_w if wide_w else 0.0
+            fill = start / wide_w if wide_w else 0.0
             bias = torch.cat([self.wide_bias.data, torch.full((k,), fill)])
             self.wide_bias = nn.Parameter(bias)
         self.cfg.n_tags += k

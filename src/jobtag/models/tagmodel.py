@@ -19,6 +19,7 @@ from jobtag.models.inputs import BagWeighting
 from jobtag.models.loops import TaggerData, ae_epoch, encode, tagger_epoch, tagger_scores
 from jobtag.models.tagger import TaggerNet
 from jobtag.models.thresholds import calibrate_thresholds
+from jobtag.records import label_matrix
 
 log = logging.getLogger(__name__)
 
@@ -71,23 +72,15 @@ class TagModel:
                 f"batch has {batch.bag.shape[1]} features, model expects "
                 f"{self.feature_settings.n_features}"
             )
-        codes = (
-            encode(self.ae.encoder, batch.tokens, self.feature_settings.max_tokens)
-            if fixed
-            else None
-        )
+        codes = None
+        if fixed and self.tagger.uses_deep:  # no deep weight: the code is not needed
+            codes = encode(self.ae.encoder, batch.tokens, self.feature_settings.max_tokens)
         wide = self.weighting.transform(batch.bag) if self.tagger.wide is not None else None
         return TaggerData(batch.tokens, self.scaler.transform(batch.numeric), codes, wide)
 
     def targets_for(self, labels: Sequence[frozenset[str] | None]) -> np.ndarray:
         """bool (n, T) indicator matrix of the model's tags (unknown tags and None rows: all False)."""
-        pos = {t: j for j, t in enumerate(self.tags)}
-        y = np.zeros((len(labels), len(self.tags)), dtype=bool)
-        for i, tags in enumerate(labels):
-            for t in tags or ():
-                if t in pos:
-                    y[i, pos[t]] = True
-        return y
+        return label_matrix(labels, self.tags)
 
     # ---- inference ----------------------------------------------------------------------
     def scores(self, batch: FeatureBatch) -> np.ndarray:
@@ -107,17 +100,6 @@ class TagModel:
             out[np.flatnonzero(empty), scores[empty].argmax(1)] = True
         return out
 
-    def predict(self, batch: FeatureBatch) -> list[list[tuple[str, float]]]:
-        """Per job, the decided tags with their scores, best first."""
-        s = self.scores(batch)
-        d = self.decide(s)
-        out = []
-        for i in range(len(s)):
-            js = np.flatnonzero(d[i])
-            js = js[np.argsort(-s[i, js])]
-            out.append([(self.tags[j], float(s[i, j])) for j in js])
-        return out
-
     # ---- learning loop ------------------------------------------------------------------
     def add_tags(self, new_tags: Sequence[str]) -> list[str]:
         """Append tags not yet known (old outputs and thresholds untouched); returns those added."""
@@ -135,22 +117,16 @@ class TagModel:
         return added
 
     def optimizer(self, lr: float | None = None) -> torch.optim.Optimizer:
-        """Adam over the tagger (+ encoder when fine-tuned); the wide path gets settings.wide_lr."""
+        """Adam over the deep path (+ the encoder when fine-tuned, at encoder_lr_scale * lr).
+
+        The wide path is never trained by SGD: jobtag.training.wide fits it (cold or warm)."""
         lr = self.settings.lr if lr is None else lr
-        scale = lr / self.settings.lr
         groups: list[dict[str, Any]] = [
             {"params": [*self.tagger.deep.parameters(), *self.tagger.out.parameters()], "lr": lr}
         ]
-        if self.tagger.wide is not None:
-            groups.append(
-                {
-                    "params": [*self.tagger.wide.parameters(), self.tagger.wide_bias],
-                    "lr": self.settings.wide_lr * scale,
-                    "weight_decay": 0.0,
-                }
-            )
         if self.trainable_encoder:
-            groups.append({"params": list(self.ae.encoder.parameters()), "lr": lr * 0.5})
+            scale = self.settings.encoder_lr_scale
+            groups.append({"params": list(self.ae.encoder.parameters()), "lr": lr * scale})
         return torch.optim.Adam(groups, weight_decay=self.settings.weight_decay)
 
     def fine_tune(
@@ -197,9 +173,9 @@ class TagModel:
                     progress=progress,
                 )
             )
-            data = self.prepare(batch)
-            history["tagger_loss"].append(
-                tagger_epoch(
+            with self.tagger.deep_alone():  # the deep path learns alone, as in the first fit
+                data = self.prepare(batch, fixed_codes=not self.trainable_encoder)
+                loss = tagger_epoch(
                     self.tagger,
                     enc,
                     data,
@@ -213,7 +189,7 @@ class TagModel:
                     desc=f"update tagger {ep + 1}/{epochs}",
                     progress=progress,
                 )
-            )
+            history["tagger_loss"].append(loss)
         return history
 
     def calibrate(self, batch: FeatureBatch, y: np.ndarray) -> np.ndarray:

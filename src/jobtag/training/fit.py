@@ -1,4 +1,4 @@
-"""train_model: AE pretraining on all jobs, tagger with early stopping + thresholds, refit on all."""
+"""train_model: autoencoder on all jobs; wide and deep paths, their mix and thresholds; refit on all."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import copy
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.linear_model import LogisticRegression
-from sklearn.svm import LinearSVC
 
 from jobtag.config import FeatureSettings, TrainSettings
 from jobtag.errors import TrainingError
@@ -22,18 +22,31 @@ from jobtag.features.batch import FeatureBatch
 from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder, reconstruction_recall
 from jobtag.models.inputs import BagWeighting, padded
-from jobtag.models.loops import ae_epoch, tagger_epoch, tagger_scores
+from jobtag.models.loops import TaggerData, ae_epoch, tagger_epoch, tagger_scores
 from jobtag.models.tagger import TaggerConfig, TaggerNet
 from jobtag.models.tagmodel import TagModel
 from jobtag.models.thresholds import best_threshold, calibrate_thresholds
+from jobtag.records import label_matrix
+from jobtag.training.wide import fit_wide
 
 log = logging.getLogger(__name__)
 
 MIN_LABELED_JOBS = 10
 
 
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with `n` intra-op torch threads; the caller's setting is restored on any exit."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _val_score(scores: np.ndarray, y: np.ndarray) -> float:
-    """Early-stopping criterion: mean of micro-F1 and macro-F1 at the best global threshold."""
+    """Model-selection criterion: mean of micro-F1 and macro-F1 at the best global threshold."""
     thr, micro = best_threshold(scores.ravel(), y.ravel())
     pred = scores >= thr
     present = y.any(0)
@@ -43,6 +56,11 @@ def _val_score(scores: np.ndarray, y: np.ndarray) -> float:
     return (micro + macro) / 2
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p) - np.log1p(-p)
+
+
 def _pretrain_autoencoder(
     jobs: FeatureBatch,
     settings: TrainSettings,
@@ -50,6 +68,7 @@ def _pretrain_autoencoder(
     rng: np.random.Generator,
     progress: bool,
 ) -> tuple[ConvAutoencoder, dict[str, Any]]:
+    """The convolutional autoencoder trained on every job given (labeled or not)."""
     cfg = AutoencoderConfig(
         n_features=fs.n_features,
         embed_dim=settings.ae_embed_dim,
@@ -63,6 +82,7 @@ def _pretrain_autoencoder(
     losses = []
     t0 = time.perf_counter()
     for ep in range(settings.ae_epochs):
+        desc = f"autoencoder {ep + 1}/{settings.ae_epochs}"
         losses.append(
             ae_epoch(
                 ae,
@@ -72,146 +92,166 @@ def _pretrain_autoencoder(
                 batch_size=settings.batch_size,
                 max_tokens=fs.max_tokens,
                 rng=rng,
-                desc=f"autoencoder {ep + 1}/{settings.ae_epochs}",
+                desc=desc,
                 progress=progress,
             )
         )
         log.info("autoencoder epoch %d/%d: loss %.4f", ep + 1, settings.ae_epochs, losses[-1])
-    sample = rng.choice(len(jobs), size=min(len(jobs), 1000), replace=False)
+    sample = np.sort(rng.choice(len(jobs), size=min(len(jobs), 1000), replace=False))
     prior = np.bincount(jobs.bag.indices, minlength=fs.n_features).astype(np.float64)
     prior[0] = -1
-    sub = jobs[np.sort(sample)]
+    sub = jobs[sample]
     quality = reconstruction_recall(ae, padded(sub.tokens, fs.max_tokens), sub.bag, prior=prior)
-    info = {"loss": losses, "seconds": time.perf_counter() - t0, **quality}
     log.info(
         "autoencoder reconstruction recall@k %.3f (frequency baseline %.3f)",
         quality["recall_at_k"],
         quality["baseline_recall_at_k"],
     )
-    return ae, info
+    return ae, {"loss": losses, "seconds": time.perf_counter() - t0, **quality}
 
 
-MIX_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # weights of the deep path beside the linear one
+@dataclass
+class _Deep:
+    """The deep path's training outcome on the fitting rows."""
+
+    epoch: int  # the early-stopped epoch (all epochs when there was no validation)
+    losses: list[float]
+    curve: list[float]  # validation score per epoch
+    val_logits: np.ndarray | None  # (n_val, T) logits of the deep path alone at `epoch`
 
 
-def _fit_wide(model: TagModel, x: sp.csr_matrix, y: np.ndarray) -> None:
-    """Fit the wide path as one-vs-rest L2 logistic regression (liblinear, settings.wide_C)."""
-    s = model.settings
-    coef = np.zeros((y.shape[1], x.shape[1]), dtype=np.float32)
-    intercept = np.full(y.shape[1], -6.0, dtype=np.float32)
-    for j in range(y.shape[1]):
-        if 0 < y[:, j].sum() < len(y):
-            if s.wide_solver == "svm":  # squared hinge: margins, not log-odds
-                clf: Any = LinearSVC(C=s.wide_C)
-            else:
-                clf = LogisticRegression(C=s.wide_C, solver="liblinear", max_iter=200)
-            clf.fit(x, y[:, j])
-            coef[j], intercept[j] = clf.coef_[0], clf.intercept_[0]
-        elif y[:, j].all():
-            intercept[j] = 6.0
-    with torch.no_grad():
-        model.tagger.wide.weight.copy_(torch.from_numpy(coef.T.copy()))
-        model.tagger.wide_bias.copy_(torch.from_numpy(intercept))
-
-
-def _set_mix(model: TagModel, deep: float, wide: float) -> None:
-    model.tagger.mix.copy_(torch.tensor([deep, wide]))
-
-
-def _fit_tagger(
+def _fit_deep(
     model: TagModel,
-    data_idx: np.ndarray,
+    data: TaggerData,
     y: np.ndarray,
-    train: FeatureBatch,
+    val: tuple[TaggerData, np.ndarray] | None,
     epochs: int,
-    val: tuple[np.ndarray, np.ndarray] | None,
     rng: np.random.Generator,
     progress: bool,
     label: str,
-) -> tuple[dict[str, Any], list[float], list[float]]:
-    """Train the tagger on rows data_idx, early-stopped on `val` (rows, truth) when given.
-
-    With wide_solver "liblinear" the wide path is fitted first by logistic regression, the deep
-    (seed) path is then trained alone, and their mix is chosen on `val` (kept when val is None).
-    Otherwise both paths train jointly. Returns best (epoch, score, scores, mix), losses, curve.
-    """
+) -> _Deep:
+    """Train the deep path alone (code + numeric -> 5 hidden layers), early-stopped on `val`."""
     s, fs = model.settings, model.feature_settings
     enc = model.ae.encoder if model.trainable_encoder else None
-    # the tagger's mini-batch ops are small: intra-op threads only add barriers (measured 10x
-    # slower with 2 threads on a busy 2-core machine); the encoder passes keep settings.threads
-    data = model.prepare(train[data_idx])
-    torch.set_num_threads(1)
-    val_data = model.prepare(train[val[0]]) if val is not None else None
-    apart = model.tagger.wide is not None and s.wide_solver in ("liblinear", "svm")
-    final_mix = model.tagger.mix.clone()
-    if apart:
-        _fit_wide(model, data.wide, y)
-        _set_mix(model, 1.0, 0.0)
     opt = model.optimizer()
-    weights = np.ones(len(data_idx), np.float32)
-    best: dict[str, Any] = {"score": -1.0, "epoch": epochs, "state": None}
+    weights = np.ones(len(data), np.float32)
+    best: tuple[float, int, Any, np.ndarray | None] = (-1.0, epochs, None, None)
     losses: list[float] = []
     curve: list[float] = []
-    stale = 0
-    for ep in range(epochs):
-        losses.append(
-            tagger_epoch(
-                model.tagger,
-                enc,
-                data,
-                y,
-                weights,
-                model.pos_weight,
-                opt,
-                batch_size=s.batch_size,
-                max_tokens=fs.max_tokens,
-                rng=rng,
-                desc=f"{label} {ep + 1}/{epochs}",
-                progress=progress,
+    with model.tagger.deep_alone():
+        for ep in range(epochs):
+            losses.append(
+                tagger_epoch(
+                    model.tagger,
+                    enc,
+                    data,
+                    y,
+                    weights,
+                    model.pos_weight,
+                    opt,
+                    batch_size=s.batch_size,
+                    max_tokens=fs.max_tokens,
+                    rng=rng,
+                    desc=f"{label} {ep + 1}/{epochs}",
+                    progress=progress,
+                )
             )
-        )
-        if val_data is None:
-            continue
-        score = _val_score(tagger_scores(model.tagger, enc, val_data, fs.max_tokens), val[1])
-        curve.append(score)
-        log.info("%s epoch %d: loss %.4f, validation F1 %.4f", label, ep + 1, losses[-1], score)
-        if score > best["score"] + 1e-4:
-            state = (model.tagger.state_dict(), model.ae.encoder.state_dict() if enc else None)
-            best.update(score=score, epoch=ep + 1, state=copy.deepcopy(state))
-            stale = 0
-        else:
-            stale += 1
-            if stale >= s.patience:
-                break
-    if best["state"] is not None:
-        model.tagger.load_state_dict(best["state"][0])
-        if best["state"][1] is not None:
-            model.ae.encoder.load_state_dict(best["state"][1])
-    best.pop("state")
-    if apart:
-        if val_data is None:
-            _set_mix(model, *final_mix.tolist())
-        else:
-            tried = {}
-            for a in MIX_GRID:
-                _set_mix(model, a, 1.0)
-                vs = tagger_scores(model.tagger, enc, val_data, fs.max_tokens)
-                tried[a] = (_val_score(vs, val[1]), vs)
-            a = max(tried, key=lambda k: (tried[k][0], k))
-            _set_mix(model, a, 1.0)
+            if val is None:
+                continue
+            vs = tagger_scores(model.tagger, enc, val[0], fs.max_tokens)
+            curve.append(_val_score(vs, val[1]))
             log.info(
-                "%s: deep-path weight %.2f beside the linear path (validation F1 %s)",
-                label,
-                a,
-                ", ".join(f"{k}: {v[0]:.4f}" for k, v in tried.items()),
+                "%s epoch %d: loss %.4f, validation %.4f", label, ep + 1, losses[-1], curve[-1]
             )
-            best["deep_only_score"] = best["score"]
-            best["score"] = tried[a][0]
-    best["mix"] = model.tagger.mix.tolist()
-    torch.set_num_threads(max(1, s.threads))
-    if val_data is not None:
-        best["scores"] = tagger_scores(model.tagger, enc, val_data, fs.max_tokens)
-    return best, losses, curve
+            if curve[-1] > best[0] + 1e-4:
+                state = copy.deepcopy(
+                    (model.tagger.state_dict(), enc.state_dict() if enc else None)
+                )
+                best = (curve[-1], ep + 1, state, _logit(vs))
+            elif ep + 1 - best[1] >= s.patience:
+                break
+    if best[2] is not None:
+        model.tagger.load_state_dict(best[2][0])
+        if enc is not None:
+            enc.load_state_dict(best[2][1])
+    return _Deep(best[1], losses, curve, best[3])
+
+
+@dataclass
+class _Mix:
+    """What validation chose: the wide path's C, the deep path's weight, the Platt calibration."""
+
+    C: float
+    deep_weight: float  # in units of std(wide margins) / std(deep logits); 0 = deep path unused
+    scale: float  # std(wide margins) / std(deep logits) on validation
+    a: float  # calibrated logit = a * (margins + deep_weight * scale * deep) + b
+    b: float
+    score: float
+    tried: dict[str, float]
+    val_scores: np.ndarray  # (n_val, T) calibrated scores of the chosen mix
+
+
+def _choose_mix(
+    x_fit: Any,
+    y_fit: np.ndarray,
+    x_val: Any,
+    y_val: np.ndarray,
+    deep_val: np.ndarray | None,
+    settings: TrainSettings,
+) -> _Mix:
+    """Grid over (C, deep weight) on the validation slice, then Platt-calibrate the winner."""
+    scale = 0.0
+    weights: Sequence[float] = (0.0,)
+    if deep_val is not None and settings.deep_weights:
+        weights = settings.deep_weights
+    best: tuple[float, float, float, np.ndarray] | None = None
+    tried: dict[str, float] = {}
+    for C in settings.wide_C_grid:
+        coef, intercept = fit_wide(x_fit, y_fit, C)
+        margins = np.asarray(x_val @ coef) + intercept  # (n_val, T)
+        if deep_val is not None:
+            scale = float(margins.std() / max(deep_val.std(), 1e-6))
+        for w in weights:
+            z = margins + w * scale * deep_val if w else margins
+            score = _val_score(z, y_val)
+            tried[f"C={C:g},deep={w:g}"] = round(score, 4)
+            if best is None or score > best[0] + 1e-9:
+                best = (score, C, w, z)
+    assert best is not None
+    score, C, w, z = best
+    platt = LogisticRegression(C=1.0).fit(z.reshape(-1, 1), y_val.reshape(-1))
+    a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    val_scores = 1 / (1 + np.exp(-(a * z + b)))
+    return _Mix(C, w, scale, a, b, score, tried, val_scores.astype(np.float32))
+
+
+def _apply_mix(model: TagModel, mix: _Mix) -> None:
+    with torch.no_grad():
+        model.tagger.mix.copy_(torch.tensor([mix.a * mix.deep_weight * mix.scale, mix.a]))
+        model.tagger.offset.fill_(mix.b)
+    model.settings.wide_C = mix.C  # what an update's warm refit minimises
+
+
+def _set_wide(model: TagModel, x: Any, y: np.ndarray, C: float) -> None:
+    coef, intercept = fit_wide(x, y, C)
+    with torch.no_grad():
+        model.tagger.wide.weight.copy_(torch.from_numpy(coef))
+        model.tagger.wide_bias.copy_(torch.from_numpy(intercept))
+
+
+def _tag_vocabulary(labels: Sequence[frozenset[str] | None], settings: TrainSettings) -> list[str]:
+    labeled = [t for t in labels if t is not None]
+    counts = Counter(t for tags in labeled for t in tags)
+    tags = sorted(t for t, c in counts.items() if c >= settings.min_tag_jobs)
+    if len(labeled) < MIN_LABELED_JOBS:
+        raise TrainingError(
+            f"only {len(labeled)} labeled jobs; at least {MIN_LABELED_JOBS} are needed to train"
+        )
+    if not tags:
+        raise TrainingError(
+            f"no tag has {settings.min_tag_jobs}+ labeled jobs among {len(labeled)} labeled jobs"
+        )
+    return tags
 
 
 def train_model(
@@ -225,81 +265,75 @@ def train_model(
 ) -> TagModel:
     """Train a TagModel; `labels[i]` None marks an unlabeled job (autoencoder only, never a negative).
 
-    1. The convolutional autoencoder learns from all jobs (train + `unlabeled`), settings.ae_epochs.
+    1. The convolutional autoencoder learns from all jobs (train + `unlabeled`).
     2. The labeled jobs are split (settings.val_fraction, seeded) into a fitting part and a
-       validation slice. With the wide path (default) a one-vs-rest logistic regression on the
-       TF-IDF bag is fitted first; the seed's deep tagger (code + numeric -> 5 hidden layers) is
-       trained on the frozen codes (or end to end with finetune_encoder), early-stopped on the
-       validation slice; the deep path's weight beside the linear one is chosen there
-       (MIX_GRID); per-tag thresholds are chosen there (shrunk toward the global one).
-    3. Refit (settings.refit): everything is fitted again on all labeled jobs -- the logistic
-       regression to convergence, the deep path for the early-stopped number of epochs (skipped
-       when its weight is 0) -- keeping the mix and the thresholds from step 2.
+       validation slice. The seed's deep path (code + scaled text features -> 5 hidden layers) is
+       trained alone on the fitting part, early-stopped on the validation slice. The wide path (a
+       linear SVM on the TF-IDF bag) is fitted for each C of settings.wide_C_grid; the C and the
+       deep path's weight beside it (settings.deep_weights) are chosen on validation, the sum is
+       calibrated to probabilities there (Platt), and per-tag thresholds are chosen there.
+    3. Refit (settings.refit): both paths are fitted again on every labeled job (the deep path for
+       the early-stopped number of epochs, skipped when its weight is 0), keeping step 2's choices.
     """
     t_start = time.perf_counter()
     if len(labels) != len(train):
         raise TrainingError(f"{len(train)} featurized jobs but {len(labels)} label sets")
-    torch.set_num_threads(max(1, settings.threads))
+    with torch_threads(settings.threads):
+        return _train(train, labels, settings, feature_settings, unlabeled, progress, t_start)
+
+
+def _train(
+    train: FeatureBatch,
+    labels: Sequence[frozenset[str] | None],
+    settings: TrainSettings,
+    fs: FeatureSettings,
+    unlabeled: FeatureBatch | None,
+    progress: bool,
+    t_start: float,
+) -> TagModel:
+    settings = copy.deepcopy(settings)
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
+    tags = _tag_vocabulary(labels, settings)
     labeled = np.array([i for i, t in enumerate(labels) if t is not None], dtype=np.int64)
-    counts = Counter(t for i in labeled for t in labels[i])
-    tags = sorted(t for t, c in counts.items() if c >= settings.min_tag_jobs)
-    if len(labeled) < MIN_LABELED_JOBS:
-        raise TrainingError(
-            f"only {len(labeled)} labeled jobs; at least {MIN_LABELED_JOBS} are needed to train"
-        )
-    if not tags:
-        raise TrainingError(
-            f"no tag has {settings.min_tag_jobs}+ labeled jobs among {len(labeled)} labeled jobs"
-        )
     all_jobs = FeatureBatch.concat([train, unlabeled]) if unlabeled is not None else train
-    ae, ae_info = _pretrain_autoencoder(all_jobs, settings, feature_settings, rng, progress)
+    ae, ae_info = _pretrain_autoencoder(all_jobs, settings, fs, rng, progress)
     ae_state = copy.deepcopy(ae.state_dict())
     scaler = NumericScaler().fit(all_jobs.numeric)
     weighting = BagWeighting().fit(all_jobs.bag) if settings.wide else None
-
+    y_all = label_matrix([labels[i] for i in labeled], tags)
     n_lab = len(labeled)
-    pos = {t: j for j, t in enumerate(tags)}
-    y_all = np.zeros((n_lab, len(tags)), dtype=bool)
-    for r, i in enumerate(labeled):
-        for t in labels[i]:
-            if t in pos:
-                y_all[r, pos[t]] = True
     p = y_all.sum(0).astype(np.float64)
     pos_weight = np.clip((n_lab - p) / np.maximum(p, 1), 1.0, max(1.0, settings.pos_weight_cap))
 
     def new_model() -> TagModel:
         torch.manual_seed(settings.seed)
         ae.load_state_dict(ae_state)
-        tagger = TaggerNet(
-            TaggerConfig(
-                n_tags=len(tags),
-                code_dim=settings.code_dim,
-                n_numeric=train.numeric.shape[1],
-                hidden=tuple(settings.hidden),
-                dropout=settings.dropout,
-                n_features=feature_settings.n_features,
-                wide=settings.wide,
-            )
+        cfg = TaggerConfig(
+            n_tags=len(tags),
+            code_dim=settings.code_dim,
+            n_numeric=train.numeric.shape[1],
+            hidden=tuple(settings.hidden),
+            dropout=settings.dropout,
+            n_features=fs.n_features,
+            wide=settings.wide,
         )
         return TagModel(
             ae,
-            tagger,
+            TaggerNet(cfg),
             tags,
             np.full(len(tags), 0.5, np.float32),
             0.5,
             scaler,
             weighting,
-            feature_settings,
-            copy.deepcopy(settings),
+            fs,
+            settings,
             pos_weight,
         )
 
     n_val = int(round(settings.val_fraction * n_lab))
     order = np.random.default_rng([settings.seed, 1]).permutation(n_lab)  # independent of AE
     val_rows, fit_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
-    model = new_model()
     summary: dict[str, Any] = {
         "jobs": len(train),
         "labeled_jobs": n_lab,
@@ -308,48 +342,20 @@ def train_model(
         "validation_jobs": n_val,
         "autoencoder": ae_info,
     }
-    val_metrics: dict[str, Any] = {}
+    model = new_model()
     if n_val >= 2 and len(fit_rows) >= 2:
-        best, losses, vcurve = _fit_tagger(
-            model,
-            labeled[fit_rows],
-            y_all[fit_rows],
-            train,
-            settings.tagger_epochs,
-            (labeled[val_rows], y_all[val_rows]),
-            rng,
-            progress,
-            "tagger",
+        model, val_metrics = _select_and_refit(
+            model, new_model, train, labeled, y_all, fit_rows, val_rows, rng, progress, summary
         )
-        y_val, vscores = y_all[val_rows], best["scores"]
-        model.thresholds, model.global_threshold = calibrate_thresholds(
-            vscores, y_val, settings.min_calibration_positives, settings.threshold_shrink
-        )
-        val_metrics = multilabel_metrics(y_val, model.decide(vscores), vscores)
-        summary.update(
-            best_epoch=best["epoch"],
-            tagger_loss=losses,
-            validation_curve=vcurve,
-            mix=best["mix"],
-            deep_only_val_score=best.get("deep_only_score"),
-        )
-        # a deep path the validation mix dropped (weight 0) is not worth retraining
-        epochs = best["epoch"] if best["mix"][0] > 0 else 0
-        if settings.refit:
-            thresholds, glob, mix = model.thresholds, model.global_threshold, best["mix"]
-            model = new_model()
-            model.thresholds, model.global_threshold = thresholds, glob
-            _set_mix(model, *mix)
-            _, losses, _ = _fit_tagger(
-                model, labeled, y_all, train, epochs, None, rng, progress, "refit tagger"
-            )
-            summary["refit_loss"] = losses
     else:
-        log.warning("validation slice too small (%d jobs): no early stopping, threshold 0.5", n_val)
-        _, losses, _ = _fit_tagger(
-            model, labeled, y_all, train, settings.tagger_epochs, None, rng, progress, "tagger"
-        )
-        summary.update(best_epoch=settings.tagger_epochs, tagger_loss=losses)
+        log.warning("validation slice too small (%d jobs): defaults, threshold 0.5", n_val)
+        val_metrics = {}
+        data = model.prepare(train[labeled])
+        deep = _fit_deep(model, data, y_all, None, settings.tagger_epochs, rng, progress, "deep")
+        if model.tagger.wide is not None:
+            _set_wide(model, data.wide, y_all, settings.wide_C)
+            model.tagger.mix.copy_(torch.tensor([0.0, 1.0]))  # an SVM alone: margin 0 = 0.5
+        summary.update(best_epoch=deep.epoch, tagger_loss=deep.losses, deep_weight=0.0)
     summary["train_seconds"] = time.perf_counter() - t_start
     model.summary, model.val_metrics = summary, val_metrics
     log.info(
@@ -361,3 +367,67 @@ def train_model(
         val_metrics.get("macro_f1", float("nan")),
     )
     return model
+
+
+def _select_and_refit(
+    model: TagModel,
+    new_model: Any,
+    train: FeatureBatch,
+    labeled: np.ndarray,
+    y_all: np.ndarray,
+    fit_rows: np.ndarray,
+    val_rows: np.ndarray,
+    rng: np.random.Generator,
+    progress: bool,
+    summary: dict[str, Any],
+) -> tuple[TagModel, dict[str, Any]]:
+    """Steps 2 and 3 of train_model; returns the model to serve and its validation metrics."""
+    s = model.settings
+    fit_data = model.prepare(train[labeled[fit_rows]])
+    val_data = model.prepare(train[labeled[val_rows]])
+    y_fit, y_val = y_all[fit_rows], y_all[val_rows]
+    deep = _fit_deep(
+        model, fit_data, y_fit, (val_data, y_val), s.tagger_epochs, rng, progress, "deep path"
+    )
+    if model.tagger.wide is None:  # the seed architecture alone: the deep path's own scores
+        scores = (1 / (1 + np.exp(-deep.val_logits))).astype(np.float32)
+        mix = _Mix(0.0, 1.0, 1.0, 1.0, 0.0, max(deep.curve, default=0.0), {}, scores)
+    else:
+        mix = _choose_mix(fit_data.wide, y_fit, val_data.wide, y_val, deep.val_logits, s)
+        log.info(
+            "chose C=%g, deep-path weight %g (validation %s)",
+            mix.C,
+            mix.deep_weight,
+            ", ".join(f"{k}: {v:.4f}" for k, v in mix.tried.items()),
+        )
+    model.thresholds, model.global_threshold = calibrate_thresholds(
+        mix.val_scores, y_val, s.min_calibration_positives, s.threshold_shrink
+    )
+    val_metrics = multilabel_metrics(y_val, model.decide(mix.val_scores), mix.val_scores)
+    summary.update(
+        best_epoch=deep.epoch,
+        tagger_loss=deep.losses,
+        validation_curve=deep.curve,
+        deep_weight=mix.deep_weight,
+        wide_C=mix.C,
+        mix_scores=mix.tried,
+        deep_only_val_score=max(deep.curve, default=None),
+    )
+    if s.refit:
+        thresholds, glob = model.thresholds, model.global_threshold
+        if mix.deep_weight > 0:  # a deep path without weight is not worth retraining
+            model = new_model()
+            all_data = model.prepare(train[labeled])
+            refit = _fit_deep(model, all_data, y_all, None, deep.epoch, rng, progress, "refit")
+            summary["refit_loss"] = refit.losses
+        else:
+            all_data = model.prepare(train[labeled], fixed_codes=False)
+        model.thresholds, model.global_threshold = thresholds, glob
+        if model.tagger.wide is not None:
+            _set_wide(model, all_data.wide, y_all, mix.C)
+    elif model.tagger.wide is not None:
+        _set_wide(model, fit_data.wide, y_fit, mix.C)
+    if model.tagger.wide is not None:
+        _apply_mix(model, mix)
+    summary["mix"] = model.tagger.mix.tolist() + [float(model.tagger.offset)]
+    return model, val_metrics
