@@ -6,6 +6,7 @@ bash scripts/install.sh
 . .venv/bin/activate
 ruff check .
 ruff format --check .
+lint-imports
 set +e
 python -m pytest -q "$@"
 rc=$?

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from jobtag.errors import LockBusy, TrainingError
+from jobtag.models.checkpoint import load_model
 from jobtag.models.tagmodel import TagModel
 from jobtag.synthetic import BoardSpec, generate_jobs
 from jobtag.tagger import Tagger, make_job
@@ -56,7 +57,7 @@ def test_update_with_corrections_and_a_new_tag(tagger):
     assert result.promoted, result.reason  # a tag only corrections know does not block promotion
     models = tagger.store.list_models()
     assert len(models) == 2
-    new = TagModel.load(__import__("pathlib").Path(models[-1].path))
+    new = load_model(__import__("pathlib").Path(models[-1].path))
     assert new.tags[: len(old_tags)] == old_tags and "Remote" in new.tags
     history = tagger.store.update_history()
     assert history[-1].status == "done" and history[-1].labels == result.labeled

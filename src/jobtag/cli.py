@@ -2,68 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
-from jobtag.config import load_settings
-from jobtag.errors import InputError, JobtagError
+from jobtag import cli_loop, cli_model, cli_token
+from jobtag.cli_common import Context, JobtagGroup, emit_json, errors, progress_bar
+from jobtag.errors import InputError
 
 log = logging.getLogger("jobtag")
-
-
-def _progress_bar(total: int | None, desc: str, unit: str = "jobs") -> Any:
-    """A tqdm bar on stderr when it is a terminal (silent otherwise)."""
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=not sys.stderr.isatty())
-
-
-class Context:
-    """Lazily built Tagger shared by the subcommands of one invocation."""
-
-    def __init__(self, overrides: dict[str, Any], config_file: str | None) -> None:
-        self.settings = load_settings(config_file, overrides)
-        self._tagger = None
-
-    @property
-    def tagger(self):  # noqa: ANN201 - jobtag.tagger.Tagger, imported lazily (torch is slow to import)
-        if self._tagger is None:
-            from jobtag.tagger import Tagger
-
-            self._tagger = Tagger(self.settings)
-        return self._tagger
-
-    def close(self) -> None:
-        if self._tagger is not None:
-            self._tagger.close()
-
-
-def _emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, sort_keys=False, default=str))
-
-
-@contextmanager
-def _errors() -> Any:
-    try:
-        yield
-    except JobtagError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-
-
-class JobtagGroup(click.Group):
-    """Turns jobtag's exceptions into a message on stderr and the exception's exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        with _errors():
-            return super().invoke(ctx)
 
 
 @click.group(cls=JobtagGroup)
@@ -91,13 +42,13 @@ def main(
     if verbose < 2:
         for noisy in ("alembic", "sqlalchemy", "httpx", "matplotlib"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    with _errors():
+    with errors():
         ctx.obj = Context({"db_url": db_url, "home": home}, config_file)
     ctx.call_on_close(ctx.obj.close)
 
 
 def _with_bar(total: int | None, desc: str) -> tuple[Any, Callable[[int], None]]:
-    bar = _progress_bar(total, desc)
+    bar = progress_bar(total, desc)
     return bar, bar.update
 
 
@@ -118,19 +69,19 @@ def import_cmd(
     results: dict[str, Any] = {}
     store = obj.tagger.store
     for path in files:
-        bar = _progress_bar(None, f"import {path.name}")
+        bar = progress_bar(None, f"import {path.name}")
         try:
             results[str(path)] = _as_dict(store.import_file(path, progress=bar))
         finally:
             bar.close()
     if from_db:
-        bar = _progress_bar(None, "import from db")
+        bar = progress_bar(None, "import from db")
         try:
             results[from_db] = _as_dict(store.import_from_db(from_db, query, progress=bar))
         finally:
             bar.close()
     if as_json:
-        _emit_json(results)
+        emit_json(results)
     else:
         for name, res in results.items():
             click.echo(f"{name}: " + ", ".join(f"{k}={v}" for k, v in res.items()))
@@ -154,7 +105,7 @@ def stats(obj: Context, as_json: bool, top: int) -> None:
     """Jobs, labeled jobs, tags and tag frequencies in the store."""
     s = obj.tagger.store.stats()
     if as_json:
-        _emit_json(s)
+        emit_json(s)
         return
     click.echo(f"jobs          {s['jobs']}")
     click.echo(f"labeled jobs  {s['labeled_jobs']}")
@@ -182,4 +133,16 @@ def featurize(obj: Context) -> None:
     click.echo(f"featurized {n} jobs (feature version {obj.tagger.featurizer.version})")
 
 
-from jobtag import cli_model, cli_token  # noqa: E402,F401  (register the other commands)
+# The other commands live beside this module, grouped by what they work on; registered here.
+for command in (
+    cli_model.train,
+    cli_model.predict,
+    cli_model.evaluate,
+    cli_model.feedback,
+    cli_loop.update,
+    cli_loop.models,
+    cli_loop.demo,
+    cli_loop.serve,
+    cli_token.token,
+):
+    main.add_command(command)

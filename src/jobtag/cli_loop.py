@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from jobtag.cli import Context, _emit_json, main
+from jobtag.cli_common import Context, emit_json
 
 
-@main.command()
+@click.command()
 @click.option(
     "--force", is_flag=True, help="Update now on whatever arrived (new jobs or corrections)."
 )
@@ -27,7 +27,7 @@ def update(obj: Context, force: bool, as_json: bool) -> None:
         store = obj.tagger.store
         msg = not_due_message(obj.tagger) + " (--force runs it anyway)"
         if as_json:
-            _emit_json(
+            emit_json(
                 {
                     "updated": False,
                     "new_jobs": store.jobs_since_last_update(),
@@ -41,12 +41,12 @@ def update(obj: Context, force: bool, as_json: bool) -> None:
     click.echo(f"model update: running ({due}) ...", err=True)
     result = run_update(obj.tagger, progress)
     if as_json:
-        _emit_json({"updated": True, **result.to_dict()})
+        emit_json({"updated": True, **result.to_dict()})
     else:
         click.echo(result.summary())
 
 
-@main.group(invoke_without_command=True)
+@click.group(invoke_without_command=True)
 @click.option("--history", is_flag=True, help="Show the update history instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
@@ -58,7 +58,7 @@ def models(ctx: click.Context, history: bool, as_json: bool) -> None:
     if history:
         runs = tagger.store.update_history()
         if as_json:
-            _emit_json({"history": [dataclasses.asdict(r) for r in runs]})
+            emit_json({"history": [dataclasses.asdict(r) for r in runs]})
             return
         if not runs:
             click.echo("no update has run yet")
@@ -73,7 +73,7 @@ def models(ctx: click.Context, history: bool, as_json: bool) -> None:
 
     report = compare_versions(tagger)
     if as_json:
-        _emit_json(report)
+        emit_json(report)
         return
     if not report["models"]:
         click.echo("no model yet: run `jobtag train`")
@@ -110,7 +110,7 @@ def rollback(obj: Context) -> None:
     click.echo(f"rolled back: model v{model.version} is active")
 
 
-@main.command()
+@click.command()
 @click.option("--folder", type=click.Path(path_type=Path), help="Where (default HOME/demo).")
 @click.option("--jobs", default=1500, show_default=True, help="Synthetic training jobs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON at the end.")
@@ -123,10 +123,10 @@ def demo(obj: Context, folder: Path | None, jobs: int, as_json: bool) -> None:
     say = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     report = run_demo(folder, obj.settings, say, jobs=jobs, progress=sys.stderr.isatty())
     if as_json:
-        _emit_json(report)
+        emit_json(report)
 
 
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-auth", is_flag=True, help="No tokens needed (local experiments only!).")

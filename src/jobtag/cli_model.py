@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 
-from jobtag.cli import Context, _emit_json, _progress_bar, main
+from jobtag.cli_common import Context, emit_json, progress_bar
 from jobtag.errors import InputError
 
 
-@main.command()
+@click.command()
 @click.option("--seed", type=int, help="Random seed (default from config).")
 @click.option("--ae-epochs", type=int, help="Autoencoder epochs.")
 @click.option("--epochs", type=int, help="Tagger epochs (maximum; early stopping).")
@@ -37,7 +37,7 @@ def train(
         "validation": result.metrics,
     }
     if as_json:
-        _emit_json(out)
+        emit_json(out)
         return
     click.echo(f"trained model v{result.version} in {result.seconds:.1f}s -> {result.path}")
     for key in ("micro_f1", "macro_f1", "samples_f1", "precision_micro", "recall_micro"):
@@ -54,7 +54,7 @@ def _write_predictions(preds: list, fh, fmt: str, top_k: int | None, writer=None
             writer.writerow([d["job_id"], "|".join(d["tags"]), json.dumps(d["scores"])])
 
 
-@main.command()
+@click.command()
 @click.option("--title", help="Job title.")
 @click.option("--description", default="", help="Job description (HTML or text).")
 @click.option("--job-id", help="Your id for the job (feedback refers to it).")
@@ -89,7 +89,7 @@ def predict(
             raise InputError("give --title (and --description), or --input FILE")
         pred = tagger.predict([make_job(title, description, job_id)], record=not no_record)[0]
         if as_json:
-            _emit_json(pred.to_dict(top_k))
+            emit_json(pred.to_dict(top_k))
         else:
             click.echo(f"tags: {', '.join(pred.tags) or '(none above threshold)'}")
             for tag, score in list(pred.scores.items())[: top_k or 5]:
@@ -102,7 +102,7 @@ def predict(
         writer = csv.writer(out) if fmt == "csv" else None
         if writer is not None:
             writer.writerow(["job_id", "tags", "scores"])
-        bar = _progress_bar(None, "predict")
+        bar = progress_bar(None, "predict")
         n = 0
         try:
             chunk = []
@@ -140,7 +140,7 @@ def predict(
             click.echo(f"model update: {result.summary()}", err=True)
 
 
-@main.command()
+@click.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 @click.option(
@@ -154,7 +154,7 @@ def evaluate(obj: Context, file: Path, as_json: bool, report_dir: Path | None) -
         click.echo(f"report written to {result.pop('report')}", err=True)
     per_tag = result.pop("per_tag", None)
     if as_json:
-        _emit_json(result)
+        emit_json(result)
         return
     for key in (
         "micro_f1",
@@ -175,7 +175,7 @@ def evaluate(obj: Context, file: Path, as_json: bool, report_dir: Path | None) -
         click.echo("(per-tag figures: --report DIR)")
 
 
-@main.command()
+@click.command()
 @click.argument("job_id", required=False)
 @click.option("--tags", help="Comma-separated corrected tag set.")
 @click.option("--file", "file", type=click.Path(path_type=Path), help="CSV/JSONL: job_id, tags.")
@@ -198,6 +198,3 @@ def feedback(
         raise InputError("give JOB_ID --tags 'a,b' or --file FILE")
     obj.tagger.feedback(job_id, tags.split(","), who=who, source="cli")
     click.echo(f"recorded tags for job {job_id}")
-
-
-from jobtag import cli_loop  # noqa: E402,F401  (registers update/models/demo/serve)

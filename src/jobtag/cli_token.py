@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from jobtag.cli import Context, _emit_json, main
+from jobtag.cli_common import Context, emit_json
 from jobtag.store.tokens import SCOPES
 
 
-@main.group()
+@click.group()
 def token() -> None:
     """API tokens for `jobtag serve` (requests send `Authorization: Bearer TOKEN`)."""
 
@@ -32,7 +32,7 @@ def list_cmd(obj: Context, as_json: bool) -> None:
     """Token names, scopes and creation times (never the secrets)."""
     tokens = obj.tagger.store.list_tokens()
     if as_json:
-        _emit_json([{"name": t.name, "scope": t.scope, "created_at": t.created_at} for t in tokens])
+        emit_json([{"name": t.name, "scope": t.scope, "created_at": t.created_at} for t in tokens])
         return
     if not tokens:
         click.echo("no tokens (create one with `jobtag token create NAME --scope read`)")

@@ -18,6 +18,7 @@ from jobtag.evaluation.metrics import multilabel_metrics
 from jobtag.features.batch import FeatureBatch
 from jobtag.features.pipeline import Featurizer
 from jobtag.jobfiles import read_jobs
+from jobtag.models.checkpoint import load_model, save_model
 from jobtag.models.tagmodel import TagModel
 from jobtag.records import Job, job_problem, label_matrix, shown
 from jobtag.store import JobStore
@@ -189,7 +190,7 @@ class Tagger:
         models_dir = self.settings.models_dir
         models_dir.mkdir(parents=True, exist_ok=True)
         path = models_dir / f"model-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        model.save(path)
+        save_model(model, path)
         version = self.store.register_model(
             str(path), dict(model.val_metrics), status="candidate", note=note
         )
@@ -205,7 +206,7 @@ class Tagger:
             raise NoModel("no trained model yet: run `jobtag train` first")
         version = active.version
         if reload or self._model is None or self._model_version != version:
-            self._model = TagModel.load(Path(active.path))
+            self._model = load_model(Path(active.path))
             self._model_version = version
         assert self._model is not None
         return self._model, version

@@ -478,7 +478,7 @@ def compare_versions(tagger: Tagger, limit: int = 10) -> dict[str, Any]:
     """Every model version (the newest `limit`) scored on the same jobs (see `yardstick`).
 
     micro-F1 counts every true tag of those jobs, so a version that lacks a tag misses it."""
-    from jobtag.models.tagmodel import TagModel
+    from jobtag.models.checkpoint import load_model
 
     store = tagger.store
     versions = store.list_models()[-limit:]
@@ -498,7 +498,7 @@ def compare_versions(tagger: Tagger, limit: int = 10) -> dict[str, Any]:
             "own_metrics": {k: v for k, v in m.metrics.items() if isinstance(v, int | float)},
         }
         if batch is not None and ref is not None:
-            model = TagModel.load(Path(m.path))
+            model = load_model(Path(m.path))
             row["micro_f1"] = micro_f1_all_tags(model, batch, [j.tags for j in jobs])
             row["trained_on_yardstick"] = m.version > ref and trained.get(m.version, False)
         rows.append(row)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from jobtag.config import FeatureSettings, TrainSettings
-from jobtag.evaluation.metrics import multilabel_metrics
 from jobtag.features.batch import FeatureBatch
 from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import ConvAutoencoder
@@ -201,24 +199,3 @@ class TagModel:
             self.settings.threshold_shrink,
         )
         return self.thresholds
-
-    def evaluate(self, batch: FeatureBatch, y: np.ndarray, per_tag: bool = False) -> dict[str, Any]:
-        """multilabel_metrics of the model's decisions against bool (n, T) truth."""
-        s = self.scores(batch)
-        return multilabel_metrics(y, self.decide(s), s, self.tags if per_tag else None)
-
-    # ---- persistence --------------------------------------------------------------------
-    def save(self, directory: str | Path) -> Path:
-        """Write the checkpoint atomically (temp dir beside it, fsync, rename)."""
-        from jobtag.models.checkpoint import save_model
-
-        return save_model(self, Path(directory))
-
-    @classmethod
-    def load(
-        cls, directory: str | Path, expect_features: FeatureSettings | None = None
-    ) -> TagModel:
-        """Load a checkpoint; ModelError when missing, corrupt or incompatible."""
-        from jobtag.models.checkpoint import load_model
-
-        return load_model(Path(directory), expect_features)

@@ -16,21 +16,11 @@ from jobtag.store.importer import ImporterMixin
 from jobtag.store.lock import LockMixin
 from jobtag.store.loop import LoopMixin
 from jobtag.store.registry import RegistryMixin
+from jobtag.store.schema import JOB_COLUMNS
 from jobtag.store.sqlutil import TagCache, chunks, transaction, upsert
 from jobtag.store.tokens import TokenMixin
 
 log = logging.getLogger(__name__)
-
-JOB_COLUMNS = (
-    S.jobs.c.id,
-    S.jobs.c.source_job_id,
-    S.jobs.c.title,
-    S.jobs.c.description,
-    S.jobs.c.company_id,
-    S.jobs.c.company_name,
-    S.jobs.c.content_hash,
-    S.jobs.c.corrected_at,
-)
 
 
 def truth_links() -> sa.Select:

@@ -371,9 +371,7 @@ class LoopMixin:
 
     @staticmethod
     def _job_columns() -> tuple[Any, ...]:
-        from jobtag.store.jobstore import JOB_COLUMNS
-
-        return tuple(JOB_COLUMNS)
+        return tuple(S.JOB_COLUMNS)
 
     def _seen(
         self, batch: list[Job], jt: sa.Table, t: sa.Table, p: sa.Table, since: dt.datetime | None

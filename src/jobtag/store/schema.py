@@ -185,3 +185,15 @@ locks = sa.Table(
     sa.Column("expires_at", timestamp(), nullable=False),
     **TABLE_KWARGS,
 )
+
+# the columns of `jobs` that make a records.Job (readers of jobs select these)
+JOB_COLUMNS = (
+    jobs.c.id,
+    jobs.c.source_job_id,
+    jobs.c.title,
+    jobs.c.description,
+    jobs.c.company_id,
+    jobs.c.company_name,
+    jobs.c.content_hash,
+    jobs.c.corrected_at,
+)
