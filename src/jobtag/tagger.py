@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,13 +128,6 @@ class Tagger:
         return self.featurizer.transform(jobs)
 
     # -- data -----------------------------------------------------------------------------
-    def import_files(self, paths: Iterable[str | Path], progress: Any = None) -> dict[str, Any]:
-        totals: dict[str, Any] = {}
-        for path in paths:
-            result = self.store.import_file(Path(path), progress=progress)
-            totals[str(path)] = result if isinstance(result, dict) else vars(result)
-        return totals
-
     def stats(self) -> dict[str, Any]:
         return self.store.stats()
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from jobtag.features.textstats import STAT_NAMES, TextStats, text_stats
+from jobtag.features.textstats import STAT_NAMES, text_stats
 
 
 def test_hand_computed_example():
@@ -27,10 +26,3 @@ def test_empty_text():
 
 def test_given_lower_words_are_used_for_stop_words():
     assert text_stats("ignored", lower_words=["the", "cat", "and"])[5] == 2
-
-
-def test_transform_shape_and_dtype():
-    out = TextStats().fit().transform(["One two", "", "THREE"])
-    assert out.shape == (3, len(STAT_NAMES))
-    assert out.dtype == np.float32
-    assert out[0, 1] == 2 and out[2, 4] == 1

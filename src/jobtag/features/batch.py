@@ -54,14 +54,3 @@ class FeatureBatch:
             np.concatenate([b.numeric for b in batches]).astype(np.float32, copy=False),
             [t for b in batches for t in b.tokens],
         )
-
-    def padded_tokens(self, max_len: int | None = None) -> np.ndarray:
-        """int64 (n, L) matrix of token ids, 0-padded; L = longest sequence (or max_len)."""
-        L = max((len(t) for t in self.tokens), default=1) or 1
-        if max_len is not None:
-            L = min(L, max_len)
-        out = np.zeros((len(self.tokens), L), dtype=np.int64)
-        for i, t in enumerate(self.tokens):
-            t = t[:L]
-            out[i, : len(t)] = t
-        return out

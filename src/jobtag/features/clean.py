@@ -68,12 +68,6 @@ class HtmlCleaner:
         self.split_glued = split_glued
         self.max_tags = max_tags
 
-    def fit(self, texts: Iterable[str] | None = None, y: object = None) -> HtmlCleaner:
-        return self
-
-    def partial_fit(self, texts: Iterable[str] | None = None, y: object = None) -> HtmlCleaner:
-        return self
-
     def transform(self, texts: Iterable[str]) -> list[str]:
         return [self.clean(t) for t in texts]
 
@@ -136,12 +130,6 @@ class TextNormalizer:
         self.memo_size = memo_size
         self._stemmer = Stemmer.Stemmer("english")
         self._memo: dict[str, str | None] = {}
-
-    def fit(self, texts: Iterable[str] | None = None, y: object = None) -> TextNormalizer:
-        return self
-
-    def partial_fit(self, texts: Iterable[str] | None = None, y: object = None) -> TextNormalizer:
-        return self
 
     def transform(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokens(t) for t in texts]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.utils import murmurhash3_32
@@ -37,14 +37,6 @@ class TokenHasher:
         self.memo_size = memo_size
         self._memo: dict[str, int] = {}
 
-    def fit(self, tokens: Iterable[Sequence[str]] | None = None, y: object = None) -> TokenHasher:
-        return self
-
-    def partial_fit(
-        self, tokens: Iterable[Sequence[str]] | None = None, y: object = None
-    ) -> TokenHasher:
-        return self
-
     def id(self, token: str) -> int:
         """The id of one token."""
         i = self._memo.get(token)
@@ -60,6 +52,3 @@ class TokenHasher:
         if prefix:
             return np.fromiter((get(prefix + t) for t in tokens), dtype=np.int32, count=len(tokens))
         return np.fromiter(map(get, tokens), dtype=np.int32, count=len(tokens))
-
-    def transform(self, docs: Iterable[Sequence[str]]) -> list[np.ndarray]:
-        return [self.ids(doc) for doc in docs]

@@ -65,14 +65,6 @@ class Featurizer:
         digest = hashlib.blake2b(full.encode("utf-8"), digest_size=4).hexdigest()
         return f"f{FEATURES_CODE_VERSION}:{s.n_features}:{s.pos_tagger[:24]}:{digest}"
 
-    def fit(self, jobs: Iterable[Job] | None = None, y: object = None) -> Featurizer:
-        return self
-
-    def partial_fit(self, jobs: Iterable[Job] | None = None, y: object = None) -> Featurizer:
-        return self
-
-    # --- per stage -----------------------------------------------------------------------------
-
     def clean(self, job: Job) -> tuple[str, str]:
         """(title, description) as plain text."""
         return self.cleaner.clean(job.title), self.cleaner.clean(job.description)

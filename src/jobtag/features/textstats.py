@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Sequence
-
-import numpy as np
+from collections.abc import Sequence
 
 from jobtag.features.batch import NUMERIC_NAMES
 from jobtag.features.clean import STOP_WORDS
@@ -41,25 +39,3 @@ def text_stats(
         float(sum(map(str.isupper, words))),
         float(sum(map(stop_words.__contains__, lower_words))),
     )
-
-
-class TextStats:
-    """Stateless text-statistics stage: texts -> float32 (n, 6) in `STAT_NAMES` order."""
-
-    def __init__(self, stop_words: frozenset[str] = STOP_WORDS) -> None:
-        self.stop_words = stop_words
-
-    def fit(self, texts: Iterable[str] | None = None, y: object = None) -> TextStats:
-        return self
-
-    def partial_fit(self, texts: Iterable[str] | None = None, y: object = None) -> TextStats:
-        return self
-
-    def transform(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), len(STAT_NAMES)), dtype=np.float32)
-        for i, text in enumerate(texts):
-            out[i] = text_stats(text, self.stop_words)
-        return out
-
-    def get_feature_names_out(self) -> list[str]:
-        return list(STAT_NAMES)
