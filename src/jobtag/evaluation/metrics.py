@@ -1,4 +1,4 @@
-"""Multi-label metrics (micro/macro/samples F1, P@1, Hamming loss, ...) and per-tag tables."""
+"""Multi-label metrics (scikit-learn's F1, precision, recall, Hamming loss, subset accuracy; P@1) and per-tag tables."""
 
 from __future__ import annotations
 
@@ -6,12 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-
-def _f1(tp: np.ndarray | float, fp: np.ndarray | float, fn: np.ndarray | float) -> Any:
-    tp, fp, fn = np.asarray(tp, float), np.asarray(fp, float), np.asarray(fn, float)
-    denom = 2 * tp + fp + fn
-    return np.divide(2 * tp, denom, out=np.zeros_like(denom), where=denom > 0)
+from sklearn import metrics as skm
 
 
 def _check(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None) -> None:
@@ -29,12 +24,10 @@ def per_tag_metrics(
     """One row per tag: tag, precision, recall, f1, support (true count), predicted count."""
     y_true, y_pred = np.asarray(y_true, bool), np.asarray(y_pred, bool)
     _check(y_true, y_pred, None)
-    tp = (y_true & y_pred).sum(0)
-    fp = (~y_true & y_pred).sum(0)
-    fn = (y_true & ~y_pred).sum(0)
-    prec = np.divide(tp, tp + fp, out=np.zeros(len(tp)), where=(tp + fp) > 0)
-    rec = np.divide(tp, tp + fn, out=np.zeros(len(tp)), where=(tp + fn) > 0)
-    f1 = _f1(tp, fp, fn)
+    prec, rec, f1, support = skm.precision_recall_fscore_support(
+        y_true, y_pred, average=None, zero_division=0
+    )
+    predicted = y_pred.sum(0)
     names = list(tag_names) if tag_names is not None else [str(i) for i in range(y_true.shape[1])]
     return [
         {
@@ -42,8 +35,8 @@ def per_tag_metrics(
             "precision": float(prec[j]),
             "recall": float(rec[j]),
             "f1": float(f1[j]),
-            "support": int(tp[j] + fn[j]),
-            "predicted": int(tp[j] + fp[j]),
+            "support": int(support[j]),
+            "predicted": int(predicted[j]),
         }
         for j in range(y_true.shape[1])
     ]
@@ -65,29 +58,25 @@ def multilabel_metrics(
     y_true, y_pred = np.asarray(y_true, bool), np.asarray(y_pred, bool)
     _check(y_true, y_pred, scores)
     n, t = y_true.shape
-    tp = int((y_true & y_pred).sum())
-    fp = int((~y_true & y_pred).sum())
-    fn = int((y_true & ~y_pred).sum())
-    per_tp = (y_true & y_pred).sum(0)
-    per_fp = (~y_true & y_pred).sum(0)
-    per_fn = (y_true & ~y_pred).sum(0)
-    present = y_true.any(0)
-    tag_f1 = _f1(per_tp, per_fp, per_fn)
-    row_tp = (y_true & y_pred).sum(1)
-    row_den = y_true.sum(1) + y_pred.sum(1)
-    row_f1 = np.divide(2 * row_tp, row_den, out=np.ones(n), where=row_den > 0)
+    present = np.flatnonzero(y_true.any(0))
+    empty = n == 0 or t == 0
+
+    def score(fn: Any, **kw: Any) -> float:
+        return 0.0 if empty else float(fn(y_true, y_pred, **{"zero_division": 0, **kw}))
+
     out: dict[str, Any] = {
         "n_jobs": n,
         "n_tags": t,
-        "n_tags_present": int(present.sum()),
-        "micro_f1": float(_f1(tp, fp, fn)),
-        "macro_f1": float(tag_f1[present].mean()) if present.any() else 0.0,
-        "samples_f1": float(row_f1.mean()) if n else 0.0,
-        "precision_micro": tp / (tp + fp) if tp + fp else 0.0,
-        "recall_micro": tp / (tp + fn) if tp + fn else 0.0,
+        "n_tags_present": len(present),
+        "micro_f1": score(skm.f1_score, average="micro"),
+        "macro_f1": score(skm.f1_score, average="macro", labels=present) if len(present) else 0.0,
+        # a job with no true and no predicted tag counts as 1
+        "samples_f1": score(skm.f1_score, average="samples", zero_division=1.0) if n else 0.0,
+        "precision_micro": score(skm.precision_score, average="micro"),
+        "recall_micro": score(skm.recall_score, average="micro"),
         "p_at_1": None,
-        "hamming_loss": float((y_true != y_pred).mean()) if y_true.size else 0.0,
-        "subset_accuracy": float((y_true == y_pred).all(1).mean()) if n else 0.0,
+        "hamming_loss": 0.0 if empty else float(skm.hamming_loss(y_true, y_pred)),
+        "subset_accuracy": 0.0 if empty else float(skm.accuracy_score(y_true, y_pred)),
         "binary_accuracy": float((y_true == y_pred).mean()) if y_true.size else 0.0,
     }
     if scores is not None and n and t:
