@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from jobtag.cli import main
+from jobtag.config import TrainSettings
 from jobtag.errors import DatabaseUnavailable, InputError, NotFound
 
 from .helpers import board_file
@@ -44,6 +45,8 @@ def test_import_stats_train_predict_evaluate(env):
 
     out = json.loads(run(env, "train", "--json").stdout)
     assert out["version"] == 1
+    assert out["deep_weight"] in TrainSettings().deep_weights and out["wide_C"] > 0
+    assert out["labeled_jobs"] > 0 and {"micro_f1", "macro_f1"} <= set(out["validation"])
 
     pred = json.loads(
         run(env, "predict", "--title", "Python Developer", "--description", "django api",

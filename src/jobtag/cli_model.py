@@ -35,11 +35,21 @@ def train(
         "path": str(result.path),
         "seconds": round(result.seconds, 1),
         "validation": result.metrics,
+        # how the served model scores: the seed's deep path's weight beside the wide SVM
+        # (0 = not used), the SVM's C, both chosen on the validation slice
+        "deep_weight": result.summary.get("deep_weight"),
+        "wide_C": result.summary.get("wide_C"),
+        "labeled_jobs": result.summary.get("labeled_jobs"),
+        "unlabeled_jobs": result.summary.get("unlabeled_jobs"),
     }
     if as_json:
         emit_json(out)
         return
     click.echo(f"trained model v{result.version} in {result.seconds:.1f}s -> {result.path}")
+    click.echo(
+        f"  {out['labeled_jobs']} labeled + {out['unlabeled_jobs']} unlabeled jobs; "
+        f"deep-path weight {out['deep_weight']} beside the wide SVM (C={out['wide_C']})"
+    )
     for key in ("micro_f1", "macro_f1", "samples_f1", "precision_micro", "recall_micro"):
         if key in result.metrics:
             click.echo(f"  validation {key:16s} {result.metrics[key]:.3f}")
