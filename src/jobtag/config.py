@@ -60,6 +60,7 @@ class TrainSettings:
     wide_C_grid: tuple[float, ...] = (0.3, 1.0, 3.0)  # C values tried on the validation slice
     # weights of the deep path beside the wide one tried on validation (units: std ratio)
     deep_weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
+    deep_min_gain: float = 0.01  # validation gain (mean of micro and macro F1) a deep weight needs
     finetune_encoder: bool = False  # train the encoder end to end with the tagger (slower)
     encoder_lr_scale: float = 0.5  # the fine-tuned encoder's learning rate / lr
     pos_weight_cap: float = 10.0  # BCE positive weight = min(cap, negatives/positives) per tag

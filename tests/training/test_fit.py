@@ -101,3 +101,11 @@ def evaluate(model, batch, y) -> dict:
 
     scores = model.scores(batch)
     return multilabel_metrics(y, model.decide(scores), scores)
+
+
+def test_deep_path_must_beat_the_wide_one_by_the_min_gain():
+    batch, labels = make_jobs(80, seed=9)
+    never = train_model(batch, labels, settings(deep_min_gain=1.0), FS, progress=False)
+    assert never.summary["deep_weight"] == 0.0 and not never.tagger.uses_deep
+    always = train_model(batch, labels, settings(deep_min_gain=-1.0), FS, progress=False)
+    assert always.summary["deep_weight"] > 0 and always.tagger.uses_deep
