@@ -37,15 +37,20 @@ class Prediction:
     tags: list[str]
     scores: dict[str, float]
     model_version: int | None = None
+    # per decided tag, the job's words that pushed it: {"for": [...], "against": [...]}
+    explanations: dict[str, Any] | None = None
 
     def to_dict(self, top_k: int | None = None) -> dict[str, Any]:
         scores = dict(list(self.scores.items())[:top_k]) if top_k else self.scores
-        return {
+        out = {
             "job_id": self.job_id,
             "tags": self.tags,
             "scores": {k: round(v, 4) for k, v in scores.items()},
             "model_version": self.model_version,
         }
+        if self.explanations is not None:
+            out["explanations"] = self.explanations
+        return out
 
 
 @dataclass
@@ -229,9 +234,15 @@ class Tagger:
 
     # -- predict --------------------------------------------------------------------------
     def predict(
-        self, jobs: Sequence[Job], record: bool = True, source: str = "predict"
+        self,
+        jobs: Sequence[Job],
+        record: bool = True,
+        source: str = "predict",
+        explain: bool = False,
     ) -> list[Prediction]:
-        """Tag jobs with the active model; record each job and its prediction in the store."""
+        """Tag jobs with the active model; record each job and its prediction in the store.
+
+        `explain`: each prediction also carries the words behind its tags (`jobtag.explain`)."""
         if not jobs:
             return []
         model, version = self.load_model()
@@ -249,6 +260,14 @@ class Tagger:
                     model_version=version,
                 )
             )
+        if explain:
+            from jobtag.explain import explain_batch, word_buckets
+
+            words = [word_buckets(self.featurizer, job) for job in jobs]
+            for p, why in zip(
+                out, explain_batch(model, batch, words, [p.tags for p in out]), strict=True
+            ):
+                p.explanations = why
         if record:
             self.store.record_predictions_many(
                 [(job, p.scores, p.tags) for job, p in zip(jobs, out, strict=True)],
