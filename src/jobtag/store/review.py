@@ -58,7 +58,7 @@ class ReviewMixin:
             ids = dict(conn.execute(sa.select(t.c.name, t.c.id)).all())
             whens = [(p.c.tag_id == ids[n], sa.func.abs(p.c.score - float(v)))
                      for n, v in thresholds.items() if n in ids]  # fmt: skip
-            margin = sa.case(*whens, else_=None) if whens else sa.null()
+            margin = sa.case(*whens, else_=None) if whens else sa.cast(sa.null(), sa.Float)
             doubt = (
                 sa.select(p.c.job_id, sa.func.min(margin).label("doubt"))
                 .join(

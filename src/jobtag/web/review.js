@@ -125,7 +125,7 @@ function card(item, index) {
   const head = el("div", {class: "head"},
     el("span", {class: "title", text: item.title || "(no title)"}),
     el("span", {class: "muted id", text: " " + item.job_id + (item.company_name ? " · " + item.company_name : "")}),
-    el("span", {class: "muted doubt", text: item.doubt == null ? "" : " · margin " + item.doubt.toFixed(3)
+    el("span", {class: "muted doubt", text: item.doubt == null ? "" : " · " + item.doubt.toFixed(3) + " from a threshold"
       + " · model v" + (item.model_version ?? "?")}));
   const node = el("article", {class: "item" + (item.human_tags ? " reviewed" : ""), tabindex: "0", "data-job": item.job_id},
     head, scoreBars(item), el("div", {class: "tags"}),
