@@ -1,9 +1,11 @@
-"""Single-job predict latency with a loaded model: raw job (title + HTML) -> tags, one core.
+"""Single-job predict latency with a loaded model, with and without explanations, one core.
 
     python benchmarks/latency.py --home DIR [--jobs FILE] [-n 300]
 
 Uses the active model of the store in DIR (e.g. after `jobtag --home DIR train`, or the demo's
-folder) and the jobs of FILE (default: the store's own jobs); nothing is recorded.
+folder) and the jobs of FILE (default: the store's own jobs); nothing is recorded. Each job is
+timed as `predict` alone and as `predict(explain=True)` (what `predict --explain` and
+`POST /predict {"explain": true}` do), alternating, so both see the same machine load.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ import torch
 from jobtag.config import load_settings
 from jobtag.jobfiles import read_jobs
 from jobtag.tagger import Tagger, make_job
+
+
+def _row(name: str, ms: list[float], base: float) -> str:
+    q = statistics.quantiles(ms, n=100)
+    return f"| {name} | {len(ms)} | {q[49]:.2f} | {q[89]:.2f} | {q[98]:.2f} | {q[49] / base:.2f}x |"
 
 
 def main() -> None:
@@ -36,16 +43,20 @@ def main() -> None:
             if len(jobs) >= args.n:
                 break
         tagger.load_model()
-        tagger.predict(jobs[:5], record=False)  # warm up
-        ms = []
+        tagger.predict(jobs[:5], record=False, explain=True)  # warm up
+        plain, explained = [], []
         for job in jobs:
             t0 = time.perf_counter()
             tagger.predict([job], record=False)
-            ms.append((time.perf_counter() - t0) * 1000)
-    q = statistics.quantiles(ms, n=100)
-    print("| jobs | p50 ms | p90 ms | p99 ms |")
-    print("|---:|---:|---:|---:|")
-    print(f"| {len(ms)} | {q[49]:.2f} | {q[89]:.2f} | {q[98]:.2f} |")
+            plain.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            tagger.predict([job], record=False, explain=True)
+            explained.append((time.perf_counter() - t0) * 1000)
+    base = statistics.median(plain)
+    print("| predict | jobs | p50 ms | p90 ms | p99 ms | p50 vs plain |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print(_row("plain", plain, base))
+    print(_row("with explanations", explained, base))
 
 
 if __name__ == "__main__":

@@ -1,20 +1,21 @@
-"""The review page in a real browser (headless Chromium): script in data never runs, Save works."""
+"""The review queue in a real browser (headless Chromium): keyboard review, explanations, no XSS."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from jobtag.records import Job
-from jobtag.store import JobStore
 
-from .helpers import trained_tagger
+from .helpers import board_file, trained_tagger
 
 PAYLOADS = [
     "x');window.__xss=1;//",
@@ -22,6 +23,7 @@ PAYLOADS = [
     '"><script>window.__xss=3</script>',
     "it's <b>bold</b>",
 ]
+MARK = "zz-payload"  # an extra tag on the payload jobs, to filter them
 
 
 def _chrome():  # noqa: ANN202 - a selenium WebDriver
@@ -38,25 +40,38 @@ def _chrome():  # noqa: ANN202 - a selenium WebDriver
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1300,900"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1300,1000"):
         opts.add_argument(arg)
     return webdriver.Chrome(service=Service(driver), options=opts)
+
+
+def _shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("JOBTAG_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     import uvicorn
 
+    from jobtag.jobfiles import read_jobs
     from jobtag.service import create_app
 
-    tagger = trained_tagger(tmp_path_factory.mktemp("page"), jobs=150)
+    folder = tmp_path_factory.mktemp("page")
+    tagger = trained_tagger(folder, jobs=150)
     settings = tagger.settings
     settings.update.every_n_jobs = 10**9
-    model = tagger.store.active_model()
-    jobs = [Job(job_id=p, title=p, description=p, company_name=p) for p in PAYLOADS]
+    new = list(read_jobs(board_file(folder, jobs=12, seed=11, start_id=5000)))
+    tagger.predict([Job(job_id=j.job_id, title=j.title, description=j.description) for j in new])
+    model, version = tagger.load_model()
+    sure = min(0.999, float(model.thresholds[model.tags.index("Sales")]) + 0.6)
+    payload_jobs = [Job(job_id=p, title=p, description=f"<p>{p}</p> sales quota", company_name=p)
+                    for p in PAYLOADS]  # fmt: skip
     tagger.store.record_predictions_many(
-        [(j, {p: 0.9, "Sales": 0.1}, [p]) for j, p in zip(jobs, PAYLOADS, strict=True)],
-        model.version, "test",
+        [(j, {p: 0.9, "Sales": sure, MARK: 0.9}, [p, "Sales", MARK])
+         for j, p in zip(payload_jobs, PAYLOADS, strict=True)],
+        version, "test",
     )  # fmt: skip
     token = tagger.store.create_token("reviewer", "write")
     tagger.close()
@@ -74,43 +89,100 @@ def server(tmp_path_factory):
     thread.join(10)
 
 
-def test_script_in_job_data_never_runs_and_save_works(server, tmp_path):
+def _get(url: str, token: str) -> dict:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310 - our own test server
+        return json.load(r)
+
+
+def _login(browser, url: str, token: str):  # noqa: ANN001, ANN202
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    url, token, settings = server
+    browser.get(url + "/")
+    wait = WebDriverWait(browser, 30)
+    wait.until(lambda b: b.find_element(By.ID, "login").is_displayed())
+    browser.find_element(By.ID, "token").send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#queue article.item")) >= 3)
+    return wait
+
+
+def test_keyboard_review_of_three_jobs_is_stored(server, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    url, token, _settings = server
+    before = _get(url + "/review/counts", token)
+    queue = _get(url + "/review/queue?limit=3&explain=false", token)["items"]
+    doubts = [i["doubt"] for i in queue]
+    assert doubts == sorted(doubts)  # least certain first
     browser = _chrome()
     try:
-        browser.get(url + "/")
-        wait = WebDriverWait(browser, 20)
-        wait.until(lambda b: b.find_element(By.ID, "login").is_displayed())
-        browser.find_element(By.ID, "token").send_keys(token)
-        browser.find_element(By.CSS_SELECTOR, "#login button").click()
-        wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#rows tr")) >= len(PAYLOADS))
-        rows = browser.find_elements(By.CSS_SELECTOR, "#rows tr")
-        shown = {r.find_elements(By.TAG_NAME, "td")[0].text for r in rows}
-        assert set(PAYLOADS) <= shown  # shown as text, exactly
-        for row in rows:
-            if row.find_elements(By.TAG_NAME, "td")[0].text in PAYLOADS:
-                field = row.find_element(By.CSS_SELECTOR, "input[type=text]")
-                field.clear()
-                field.send_keys("Sales, reviewed")
-                row.find_element(By.TAG_NAME, "button").click()
-        wait.until(lambda b: b.page_source.count(">saved<") >= len(PAYLOADS))
-        browser.refresh()  # the token stays for the browser session
-        wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#rows tr")) >= len(PAYLOADS))
-        assert browser.execute_script("return window.__xss === undefined")
-        assert not browser.find_elements(By.CSS_SELECTOR, "#rows img, #rows script, #rows b")
-        browser.save_screenshot(
-            str(Path(os.environ.get("JOBTAG_SCREENSHOTS", tmp_path)) / "review.png")
-        )
-        browser.get(url + "/docs")
-        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, ".opblock"))
-        browser.save_screenshot(
-            str(Path(os.environ.get("JOBTAG_SCREENSHOTS", tmp_path)) / "docs.png")
-        )
+        wait = _login(browser, url, token)
+        items = browser.find_elements(By.CSS_SELECTOR, "#queue article.item")
+        shown = [i.get_attribute("data-job") for i in items[:3]]
+        assert shown == [i["job_id"] for i in queue]
+        # an explanation of a suggested tag is shown, made of the job's own words
+        because = items[0].find_element(By.CSS_SELECTOR, ".because .for").text
+        assert because and "(no word" not in because
+        first_words = because.replace("“", "").replace("”", "").replace("(title)", "").lower()
+        text = (queue[0]["title"] + " " + queue[0]["description"]).lower()
+        assert any(w.strip() in text for w in first_words.split(",") if w.strip())
+        keys = ActionChains(browser)
+        keys.send_keys("a").perform()  # 1st: accept as is (focus moves on)
+        wait.until(lambda b: "accepted" in items[0].find_element(By.CSS_SELECTOR, ".saved").text)
+        keys.send_keys("1").perform()  # 2nd: remove its first tag, add one, save
+        keys.send_keys("t").perform()
+        ActionChains(browser).send_keys("reviewed-by-keys", Keys.ENTER, Keys.ESCAPE).perform()
+        ActionChains(browser).send_keys("s").perform()
+        wait.until(lambda b: "saved" in items[1].find_element(By.CSS_SELECTOR, ".saved").text)
+        ActionChains(browser).send_keys("a").perform()  # 3rd: accept
+        wait.until(lambda b: "accepted" in items[2].find_element(By.CSS_SELECTOR, ".saved").text)
+        wait.until(lambda b: b.find_element(By.ID, "counts").text.count(" reviewed today") == 1)
+        browser.save_screenshot(str(_shots(tmp_path) / "review-queue.png"))
     finally:
         browser.quit()
-    with JobStore(settings.database_url) as store:
+    stored = [_get(url + "/jobs/" + urllib.request.quote(i["job_id"], safe=""), token)
+              for i in queue]  # fmt: skip
+    assert stored[0]["tags"] == sorted(queue[0]["predicted"])
+    assert stored[1]["tags"] == sorted([*queue[1]["predicted"][1:], "reviewed-by-keys"])
+    assert stored[2]["tags"] == sorted(queue[2]["predicted"])
+    assert stored[1]["corrections"][-1]["who"] == "reviewer"  # who corrected, from the token
+    after = _get(url + "/review/counts", token)
+    assert after["waiting"] == before["waiting"] - 3
+    assert after["reviewed_today"] == before["reviewed_today"] + 3
+
+
+def test_script_in_job_data_never_runs(server, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    url, token, _settings = server
+    browser = _chrome()
+    try:
+        wait = _login(browser, url, token)
+        Select(browser.find_element(By.ID, "state")).select_by_value("all")
+        browser.find_element(By.ID, "tagfilter").send_keys(MARK)
+        browser.find_element(By.ID, "apply").click()
+        shown = (
+            "return [...document.querySelectorAll('#queue article.item')].map(a => a.dataset.job)"
+        )
+        wait.until(lambda b: set(b.execute_script(shown)) == set(PAYLOADS))
+        for item in browser.find_elements(By.CSS_SELECTOR, "#queue article.item"):
+            item.find_element(By.TAG_NAME, "summary").click()  # open the description
+        page = browser.find_element(By.ID, "queue").text
         for p in PAYLOADS:
-            assert store.get_job(p).tags == frozenset({"Sales", "reviewed"})
+            assert p in page  # ids, titles, company names and tag names shown as text, exactly
+        browser.find_element(By.ID, "t").send_keys(PAYLOADS[1])
+        browser.find_element(By.ID, "d").send_keys(PAYLOADS[2] + " sales quota")
+        browser.find_element(By.ID, "predict").click()
+        wait.until(lambda b: b.find_element(By.ID, "tryout").text)
+        assert browser.execute_script("return window.__xss === undefined")
+        assert not browser.find_elements(
+            By.CSS_SELECTOR, "#queue img, #queue script, #queue b, #tryout img, #tryout script"
+        )
+        browser.save_screenshot(str(_shots(tmp_path) / "review-payloads.png"))
+    finally:
+        browser.quit()

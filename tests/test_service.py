@@ -257,7 +257,7 @@ def test_docs_work_offline(client):
 
 def test_review_page_has_no_inline_script(client):
     page = client.get("/")
-    assert page.status_code == 200 and "review predictions" in page.text
+    assert page.status_code == 200 and "review queue" in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     script = client.get("/static/review.js")
     assert script.status_code == 200

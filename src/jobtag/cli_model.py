@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import csv
+import io
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -55,23 +56,28 @@ def train(
             click.echo(f"  validation {key:16s} {result.metrics[key]:.3f}")
 
 
-def _write_predictions(preds: list, fh, fmt: str, top_k: int | None, writer=None):  # noqa: ANN001, ANN202
-    for p in preds:
-        d = p.to_dict(top_k)
-        if fmt == "jsonl":
-            fh.write(json.dumps(d) + "\n")
-        else:
-            writer.writerow([d["job_id"], "|".join(d["tags"]), json.dumps(d["scores"])])
-
-
 @click.command()
 @click.option("--title", help="Job title.")
 @click.option("--description", default="", help="Job description (HTML or text).")
 @click.option("--job-id", help="Your id for the job (feedback refers to it).")
-@click.option("--input", "input_path", type=click.Path(path_type=Path), help="CSV/JSONL of jobs.")
-@click.option("--output", "output_path", type=click.Path(path_type=Path), help="CSV or JSONL out.")
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(path_type=Path),
+    help="CSV (header row) or JSONL of jobs, gzip allowed; columns: job_id (optional, generated "
+    "when empty), title or job_title, description or job_description, company_id, company_name.",
+)
+@click.option(
+    "--output",
+    "output_path",
+    type=click.Path(path_type=Path),
+    help="CSV (job_id, tags, scores, error) or *.jsonl out; a bad input row becomes a row whose "
+    "error names its line.",
+)
+@click.option("--strict", is_flag=True, help="Stop at the first bad row (exit 3, no output).")
+@click.option("--explain", is_flag=True, help="Add the words behind each tag.")
 @click.option("--top-k", type=int, help="Show only the K best scores.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 @click.option("--no-record", is_flag=True, help="Do not store the jobs and predictions.")
 @click.option(
     "--no-update", is_flag=True, help="Do not run a due model update afterwards (it is announced)."
@@ -84,6 +90,8 @@ def predict(
     job_id: str | None,
     input_path: Path | None,
     output_path: Path | None,
+    strict: bool,
+    explain: bool,
     top_k: int | None,
     as_json: bool,
     no_record: bool,
@@ -97,49 +105,22 @@ def predict(
     if input_path is None:
         if title is None:
             raise InputError("give --title (and --description), or --input FILE")
-        pred = tagger.predict([make_job(title, description, job_id)], record=not no_record)[0]
+        job = make_job(title, description, job_id)
+        pred = tagger.predict([job], record=not no_record, explain=explain)[0]
         if as_json:
             emit_json(pred.to_dict(top_k))
         else:
             click.echo(f"tags: {', '.join(pred.tags) or '(none above threshold)'}")
             for tag, score in list(pred.scores.items())[: top_k or 5]:
                 click.echo(f"  {score:.3f}  {tag}")
+            for tag, why in (pred.explanations or {}).items():
+                words = ", ".join(w["word"] for w in why["for"]) or "(no word)"
+                against = ", ".join(w["word"] for w in why["against"])
+                click.echo(
+                    f"  {tag} because: {words}" + (f"; against: {against}" if against else "")
+                )
     else:
-        from jobtag.jobfiles import read_jobs
-
-        fmt = "jsonl" if output_path and ".jsonl" in output_path.name else "csv"
-        out = open(output_path, "w", encoding="utf-8", newline="") if output_path else sys.stdout  # noqa: SIM115
-        writer = csv.writer(out) if fmt == "csv" else None
-        if writer is not None:
-            writer.writerow(["job_id", "tags", "scores"])
-        bar = progress_bar(None, "predict")
-        n = 0
-        try:
-            chunk = []
-            for job in read_jobs(input_path):
-                chunk.append(
-                    make_job(
-                        job.title, job.description, job.job_id, job.company_id, job.company_name
-                    )
-                )
-                if len(chunk) >= 256:
-                    _write_predictions(
-                        tagger.predict(chunk, record=not no_record), out, fmt, top_k, writer
-                    )
-                    n += len(chunk)
-                    bar.update(len(chunk))
-                    chunk = []
-            if chunk:
-                _write_predictions(
-                    tagger.predict(chunk, record=not no_record), out, fmt, top_k, writer
-                )
-                n += len(chunk)
-                bar.update(len(chunk))
-        finally:
-            bar.close()
-            if output_path:
-                out.close()
-        click.echo(f"predicted {n} jobs" + (f" -> {output_path}" if output_path else ""), err=True)
+        _predict_file(tagger, input_path, output_path, strict, explain, top_k, as_json, no_record)
     if not no_record and not no_update and tagger.settings.update.auto:
         due = update_due(tagger)
         if due is not None:
@@ -148,6 +129,50 @@ def predict(
             )
             result = run_update(tagger, progress=False)
             click.echo(f"model update: {result.summary()}", err=True)
+
+
+def _predict_file(  # noqa: PLR0913 - the batch options of `predict`
+    tagger: Any,
+    input_path: Path,
+    output_path: Path | None,
+    strict: bool,
+    explain: bool,
+    top_k: int | None,
+    as_json: bool,
+    no_record: bool,
+) -> None:
+    """The batch part of `predict`: errors by line on stderr, a summary (or JSON object) at the end."""
+    from jobtag.predict_files import predict_file
+
+    fmt = "jsonl" if output_path and ".jsonl" in output_path.name else "csv"
+    buffer = io.StringIO() if as_json and output_path is None else None
+    bar = progress_bar(None, "predict")
+    try:
+        result = predict_file(
+            tagger,
+            input_path,
+            output_path or buffer or sys.stdout,
+            fmt="jsonl" if buffer is not None else fmt,
+            strict=strict,
+            record=not no_record,
+            explain=explain,
+            top_k=top_k,
+            on_error=lambda msg: click.echo(f"warning: {msg}", err=True),
+            progress=bar.update,
+        )
+    finally:
+        bar.close()
+    summary = {"input": str(input_path), **result.to_dict()}
+    if buffer is not None:  # --json without --output: the predictions inside the one object
+        summary["predictions"] = [json.loads(x) for x in buffer.getvalue().splitlines()]
+    if as_json:
+        emit_json(summary)
+        return
+    click.echo(
+        f"predicted {result.predicted} jobs, {len(result.errors)} bad row(s)"
+        + (f" -> {output_path}" if output_path else ""),
+        err=True,
+    )
 
 
 @click.command()

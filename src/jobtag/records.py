@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from jobtag.errors import InputError
 
 
 def content_hash(title: str, description: str) -> str:
@@ -111,3 +114,30 @@ def label_matrix(labels: Sequence[frozenset[str] | None], tags: Sequence[str]) -
             if t in index:
                 y[r, index[t]] = True
     return y
+
+
+def make_job(
+    title: str,
+    description: str,
+    job_id: str | None = None,
+    company_id: str | None = None,
+    company_name: str | None = None,
+) -> Job:
+    """Validate a job sent for prediction; a job without id gets a generated one."""
+    if not isinstance(title, str) or not isinstance(description, str):
+        raise InputError("title and description must be text")
+    job_id = None if job_id in (None, "") else str(job_id)
+    company_id = None if company_id is None else str(company_id)
+    where = f"job {shown(job_id)}" if job_id else "job (new)"
+    if not title.strip() and not description.strip():
+        raise InputError(f"{where}: title and description are both empty")
+    problem = job_problem(job_id, title, description, company_id, company_name)
+    if problem:
+        raise InputError(f"{where}: {problem}")
+    return Job(
+        job_id=job_id or f"p-{uuid.uuid4().hex[:12]}",
+        title=title,
+        description=description,
+        company_id=company_id,
+        company_name=company_name,
+    )

@@ -20,6 +20,7 @@ from jobtag.config import Settings, load_settings
 from jobtag.errors import InputError
 from jobtag.httpguard import BodyLimit, install_error_handlers, install_offline_docs
 from jobtag.records import MAX_ID_CHARS, text_problem
+from jobtag.review import review_counts_data, review_page_data
 from jobtag.serving import BackgroundUpdates, PredictionBatcher
 from jobtag.store.tokens import SCOPES, TokenInfo, scope_allows
 from jobtag.tagger import Tagger, make_job
@@ -47,6 +48,7 @@ class PredictIn(BaseModel):
     jobs: list[JobIn] = Field(..., min_length=1, max_length=1_000)
     top_k: int | None = Field(None, ge=1, le=10_000)
     record: bool = True
+    explain: bool = False  # add, per decided tag, the job's words that pushed it most / against
 
 
 class FeedbackIn(BaseModel):
@@ -133,7 +135,7 @@ def create_app(
         jobs = [make_job(j.title, j.description, j.job_id, j.company_id, j.company_name)
                 for j in body.jobs]  # fmt: skip
         record = body.record and scope_allows(who.scope, "write")
-        preds, started = await batcher.predict(jobs, record)
+        preds, started = await batcher.predict(jobs, record, body.explain)
         return {
             "predictions": [p.to_dict(body.top_k) for p in preds],
             "recorded": record,
@@ -162,6 +164,25 @@ def create_app(
     @app.get("/recent", dependencies=[Read])
     def recent(limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
         return {"jobs": tagger.recent_predictions(limit)}
+
+    @app.get("/review/queue", dependencies=[Read])
+    def review_queue(
+        state: Annotated[str, Query(pattern="^(unreviewed|reviewed|all)$")] = "unreviewed",
+        tag: Annotated[str | None, Query(max_length=MAX_ID_CHARS)] = None,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        explain: bool = True,
+    ) -> dict[str, Any]:
+        _checked(tag, "tag")
+        return review_page_data(tagger, state, tag or None, offset, limit, explain)
+
+    @app.get("/review/counts", dependencies=[Read])
+    def review_counts() -> dict[str, Any]:
+        return review_counts_data(tagger, updates.running)
+
+    @app.get("/tags", dependencies=[Read])
+    def tags() -> dict[str, Any]:
+        return {"tags": store.known_tags()}
 
     @app.get("/stats", dependencies=[Read])
     def stats() -> dict[str, Any]:

@@ -107,6 +107,7 @@ class _Request:
     record: bool
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future = field(repr=False)
+    explain: bool = False
 
 
 class PredictionBatcher:
@@ -138,10 +139,13 @@ class PredictionBatcher:
             self._thread.join(30)
             self._thread = None
 
-    async def predict(self, jobs: Sequence[Job], record: bool) -> tuple[list[Prediction], bool]:
-        """Predictions for `jobs` (recorded when `record`) and whether an update was started."""
+    async def predict(
+        self, jobs: Sequence[Job], record: bool, explain: bool = False
+    ) -> tuple[list[Prediction], bool]:
+        """Predictions for `jobs` (recorded when `record`, with the words behind each tag when
+        `explain`) and whether an update was started."""
         loop = asyncio.get_running_loop()
-        req = _Request(list(jobs), record, loop, loop.create_future())
+        req = _Request(list(jobs), record, loop, loop.create_future(), explain)
         self._queue.put(req)
         return await req.future
 
@@ -182,12 +186,12 @@ class PredictionBatcher:
 
     def _run(self, batch: list[_Request]) -> list[tuple[list[Prediction], bool]]:
         out: dict[int, list[Prediction]] = {}
-        for record in (True, False):
-            group = [r for r in batch if r.record == record]
+        for record, explain in ((True, False), (False, False), (True, True), (False, True)):
+            group = [r for r in batch if r.record == record and r.explain == explain]
             if not group:
                 continue
             jobs = [j for r in group for j in r.jobs]
-            preds = self.tagger.predict(jobs, record=record, source=self.source)
+            preds = self.tagger.predict(jobs, record=record, source=self.source, explain=explain)
             start = 0
             for r in group:
                 out[id(r)] = preds[start : start + len(r.jobs)]

@@ -20,7 +20,7 @@ from jobtag.features.pipeline import Featurizer
 from jobtag.jobfiles import read_jobs
 from jobtag.models.checkpoint import load_model, save_model
 from jobtag.models.tagmodel import TagModel
-from jobtag.records import Job, job_problem, label_matrix, shown
+from jobtag.records import Job, label_matrix
 from jobtag.store import JobStore
 from jobtag.training.fit import train_model
 
@@ -37,15 +37,20 @@ class Prediction:
     tags: list[str]
     scores: dict[str, float]
     model_version: int | None = None
+    # per decided tag, the job's words that pushed it: {"for": [...], "against": [...]}
+    explanations: dict[str, Any] | None = None
 
     def to_dict(self, top_k: int | None = None) -> dict[str, Any]:
         scores = dict(list(self.scores.items())[:top_k]) if top_k else self.scores
-        return {
+        out = {
             "job_id": self.job_id,
             "tags": self.tags,
             "scores": {k: round(v, 4) for k, v in scores.items()},
             "model_version": self.model_version,
         }
+        if self.explanations is not None:
+            out["explanations"] = self.explanations
+        return out
 
 
 @dataclass
@@ -55,33 +60,6 @@ class TrainResult:
     metrics: dict[str, Any]
     seconds: float
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def make_job(
-    title: str,
-    description: str,
-    job_id: str | None = None,
-    company_id: str | None = None,
-    company_name: str | None = None,
-) -> Job:
-    """Validate a job sent for prediction; a job without id gets a generated one."""
-    if not isinstance(title, str) or not isinstance(description, str):
-        raise InputError("title and description must be text")
-    job_id = None if job_id in (None, "") else str(job_id)
-    company_id = None if company_id is None else str(company_id)
-    where = f"job {shown(job_id)}" if job_id else "job (new)"
-    if not title.strip() and not description.strip():
-        raise InputError(f"{where}: title and description are both empty")
-    problem = job_problem(job_id, title, description, company_id, company_name)
-    if problem:
-        raise InputError(f"{where}: {problem}")
-    return Job(
-        job_id=job_id or f"p-{uuid.uuid4().hex[:12]}",
-        title=title,
-        description=description,
-        company_id=company_id,
-        company_name=company_name,
-    )
 
 
 def headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -206,9 +184,15 @@ class Tagger:
 
     # -- predict --------------------------------------------------------------------------
     def predict(
-        self, jobs: Sequence[Job], record: bool = True, source: str = "predict"
+        self,
+        jobs: Sequence[Job],
+        record: bool = True,
+        source: str = "predict",
+        explain: bool = False,
     ) -> list[Prediction]:
-        """Tag jobs with the active model; record each job and its prediction in the store."""
+        """Tag jobs with the active model; record each job and its prediction in the store.
+
+        `explain`: each prediction also carries the words behind its tags (`jobtag.explain`)."""
         if not jobs:
             return []
         model, version = self.load_model()
@@ -226,6 +210,14 @@ class Tagger:
                     model_version=version,
                 )
             )
+        if explain:
+            from jobtag.explain import explain_batch, word_buckets
+
+            words = [word_buckets(self.featurizer, job) for job in jobs]
+            for p, why in zip(
+                out, explain_batch(model, batch, words, [p.tags for p in out]), strict=True
+            ):
+                p.explanations = why
         if record:
             self.store.record_predictions_many(
                 [(job, p.scores, p.tags) for job, p in zip(jobs, out, strict=True)],

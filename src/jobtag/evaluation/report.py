@@ -45,6 +45,43 @@ def micro_pr_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, 
     return tp / k, tp / max(int(truth.sum()), 1)
 
 
+def _curves(plt: Any, history: dict[str, Sequence[float]]) -> Any:
+    """Losses (own scale) on the left, validation scores (0..1) on the right: never one axis."""
+    losses = {k: v for k, v in history.items() if v and "loss" in k}
+    scores = {k: v for k, v in history.items() if v and "loss" not in k}
+    panels = [(n, d) for n, d in (("loss", losses), ("validation score", scores)) if d]
+    fig, axes = plt.subplots(1, len(panels), figsize=(12, 4), squeeze=False)
+    for ax, (ylabel, curves) in zip(axes[0], panels, strict=True):
+        for name, values in curves.items():
+            ax.plot(range(1, len(values) + 1), values, marker="o", ms=3, label=name)
+        ax.set(xlabel="epoch", ylabel=ylabel, title=ylabel.capitalize() + " per epoch")
+        if ylabel != "loss":
+            ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _codes(plt: Any, codes: np.ndarray, labels: Sequence[str] | None) -> Any:
+    """Scatter of the codes on their first two principal components, one colour per label."""
+    centered = codes - codes.mean(0, keepdims=True)
+    _u, sv, vt = np.linalg.svd(centered, full_matrices=False)
+    xy = centered @ vt[:2].T if vt.shape[0] >= 2 else np.c_[centered[:, :1], np.zeros(len(codes))]
+    explained = (sv[:2] ** 2 / max(float((sv**2).sum()), 1e-12)) if len(sv) else np.zeros(2)
+    fig, ax = plt.subplots(figsize=(12, 6))
+    names = np.asarray(labels if labels is not None else ["jobs"] * len(codes), dtype=object)
+    cmap = plt.get_cmap("tab20")
+    for k, name in enumerate(sorted(set(names.tolist()))):
+        mask = names == name
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=10, alpha=0.7, color=cmap(k % 20), label=str(name))
+    ax.set(xlabel=f"PC 1 ({explained[0]:.0%} of variance)",
+           ylabel=f"PC 2 ({explained[1] if len(explained) > 1 else 0:.0%})",
+           title=f"{codes.shape[1]}-d codes of {len(codes)} jobs")  # fmt: skip
+    ax.legend(fontsize=7, markerscale=2, ncol=1 + len(set(names.tolist())) // 20,
+              bbox_to_anchor=(1.01, 1), loc="upper left")  # fmt: skip
+    return fig
+
+
 def write_report(
     out_dir: Path,
     y_true: np.ndarray,
@@ -69,11 +106,18 @@ def write_report(
     present = support > 0
     figs: list[tuple[str, str]] = []
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(12, 5))
     ax.scatter(support[present], f[present], s=14, alpha=0.7)
+    zero = [i for i in range(len(tags)) if present[i] and f[i] == 0.0]
+    ax.scatter(support[zero], f[zero], s=22, color="#d93025", label="F1 = 0 (named)", zorder=3)
+    for n, i in enumerate(zero):  # every zero-F1 tag is named, staggered so names do not overlap
+        ax.annotate(tags[i], (support[i], 0.0), xytext=(2, 6 + 9 * (n % 6)),
+                    textcoords="offset points", fontsize=7, color="#d93025", rotation=20)  # fmt: skip
     for i in np.argsort(-support)[:12]:
-        if present[i]:
+        if present[i] and f[i] > 0:
             ax.annotate(tags[i], (support[i], f[i]), fontsize=7, alpha=0.8)
+    if zero:
+        ax.legend(fontsize=8, loc="lower right")
     ax.set_xscale("log")
     ax.set(
         xlabel="test jobs with the tag (support, log)", ylabel="F1", title="Per-tag F1 vs support"
@@ -81,7 +125,7 @@ def write_report(
     figs.append(("Per-tag F1 vs support", _png(fig)))
 
     prec, rec = micro_pr_curve(y_true, scores)
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 5))
     ax.plot(rec, prec, lw=1.5)
     ax.scatter([metrics.get("recall_micro", 0)], [metrics.get("precision_micro", 0)], color="red",
                zorder=3, label="per-tag thresholds")  # fmt: skip
@@ -90,26 +134,12 @@ def write_report(
     ax.legend()
     figs.append(("Micro precision-recall curve", _png(fig)))
 
-    if history:
-        fig, ax = plt.subplots(figsize=(6.5, 4))
-        for name, values in history.items():
-            if values:
-                ax.plot(range(1, len(values) + 1), values, marker="o", ms=3, label=name)
-        ax.set(xlabel="epoch", title="Training curves")
-        ax.legend(fontsize=8)
-        figs.append(("Training curves", _png(fig)))
+    if history and any(history.values()):
+        figs.append(("Training curves", _png(_curves(plt, history))))
 
     if codes is not None and len(codes):
-        order = (
-            np.argsort(np.asarray(code_labels, dtype=object).astype(str)) if code_labels else None
-        )
-        shown = codes[order] if order is not None else codes
-        fig, ax = plt.subplots(figsize=(8, 5))
-        im = ax.imshow(shown[:200], aspect="auto", cmap="viridis", interpolation="nearest")
-        fig.colorbar(im, ax=ax)
-        ax.set(xlabel=f"code dimension (0..{codes.shape[1] - 1})",
-               ylabel="job (sorted by first true tag)", title="Autoencoder codes")  # fmt: skip
-        figs.append(("Heat map of the 100-d codes", _png(fig)))
+        figs.append(("The autoencoder's codes, projected to 2-d (PCA), coloured by first true tag",
+                     _png(_codes(plt, codes, code_labels))))  # fmt: skip
 
     rows = []
     for i in np.argsort(-support):
@@ -127,13 +157,14 @@ def write_report(
         for name, b64 in figs
     )
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font:14px system-ui,sans-serif;margin:2rem;max-width:60rem}}
+<style>body{{font:14px system-ui,sans-serif;margin:2rem}}
 table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:right}}
-td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}</style></head><body>
+td:first-child,th:first-child{{text-align:left}}img{{width:100%;max-width:100rem}}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>{len(y_true)} jobs, {int(present.sum())} of {len(tags)} tags occur. <code>binary_accuracy</code> counts
 every (job, tag) cell, so a model that predicts no tag at all already scores high: read micro/macro-F1.</p>
-<table>{headline}</table>{images}
+<table>{headline}</table>
+<p>Tags present with F1 = 0: {html.escape(", ".join(tags[i] for i in zero)) or "none"}.</p>{images}
 <h2>Thresholds and per-tag figures</h2>
 <table><tr><th>tag</th><th>support</th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th></tr>
 {"".join(rows)}</table></body></html>"""

@@ -16,6 +16,7 @@ from jobtag.store.importer import ImporterMixin
 from jobtag.store.lock import LockMixin
 from jobtag.store.loop import LoopMixin
 from jobtag.store.registry import RegistryMixin
+from jobtag.store.review import ReviewMixin
 from jobtag.store.schema import JOB_COLUMNS
 from jobtag.store.sqlutil import TagCache, chunks, transaction, upsert
 from jobtag.store.tokens import TokenMixin
@@ -39,7 +40,7 @@ def truth_links() -> sa.Select:
     )
 
 
-class JobStore(ImporterMixin, LoopMixin, RegistryMixin, LockMixin, TokenMixin):
+class JobStore(ImporterMixin, LoopMixin, RegistryMixin, LockMixin, TokenMixin, ReviewMixin):
     """A job database at `url` (SQLite file, PostgreSQL, MariaDB), migrated to the newest schema.
 
     Raises DatabaseUnavailable (URL shown with its password masked) when it cannot be opened.
@@ -55,6 +56,7 @@ class JobStore(ImporterMixin, LoopMixin, RegistryMixin, LockMixin, TokenMixin):
       `rollback`, `set_model_note` (see `jobtag.store.registry`)
     - `update_lock(owner)` (see `jobtag.store.lock`)
     - API tokens: `create_token`, `check_token`, `list_tokens`, `revoke_token` (`store.tokens`)
+    - review: `review_queue`, `review_counts`, `known_tags` (see `jobtag.store.review`)
     """
 
     def __init__(self, url: str) -> None:
