@@ -34,6 +34,7 @@ from sklearn.metrics import f1_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _data import (  # noqa: E402
+    DATA_HELP,
     SETS,
     BenchSet,
     job_text,
@@ -375,7 +376,7 @@ def markdown(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", help="benchmark data folder (default /work/shared/data)")
+    parser.add_argument("--data", help=DATA_HELP)
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
     parser.add_argument("--methods", help="comma-separated (default: all peers + jobtag configs)")
     parser.add_argument("--json", metavar="OUT", help="write all rows as JSON here")

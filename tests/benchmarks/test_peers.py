@@ -210,3 +210,13 @@ def test_tune_threshold_policies(policy):
     assert all("thresholds" in trial for trial in choice.trials)
     with pytest.raises(ValueError, match="threshold policy"):
         peers.tune("tfidf-svm", texts, y, fit_idx, val_idx, policy="nope")
+
+
+def test_default_data_dir_is_beside_the_repo_unless_env_overrides(monkeypatch, tmp_path):
+    monkeypatch.delenv("JOBTAG_DATA", raising=False)
+    assert _data.default_data_dir() == BENCH.parent.parent / "shared" / "data"
+    monkeypatch.setenv("JOBTAG_DATA", str(tmp_path))
+    assert _data.default_data_dir() == tmp_path
+    assert _data.resolve_data_dir(None) == tmp_path
+    with pytest.raises(InputError, match="JOBTAG_DATA"):
+        _data.resolve_data_dir(str(tmp_path / "missing"))
