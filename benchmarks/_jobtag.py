@@ -142,6 +142,6 @@ def run_jobtag(bench: BenchSet, tags: list[str], method: str, args: argparse.Nam
         "params": shown if use_unlabeled else {**shown, UNLABELED: False},
         "val_micro_f1": (getattr(model, "val_metrics", None) or {}).get("micro_f1"),
         "deep_weight": model.summary.get("deep_weight"),
-        "wide_C": model.summary.get("wide_C"),
+        "wide_C": model.summary.get("wide_C") if train_settings.wide else None,
         "model_mb": model_mb,
     }
