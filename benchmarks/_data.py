@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import logging
+import os
 import random
 import sys
 from collections.abc import Iterator
@@ -31,17 +32,26 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
+DATA_ENV = "JOBTAG_DATA"
+DATA_HELP = (
+    "benchmark data folder (default: $JOBTAG_DATA when set, else ../shared/data beside the "
+    "repository)"
+)
+
+
 def default_data_dir() -> Path:
-    """/work/shared/data when present, else ../shared/data beside the repository root."""
-    fixed = Path("/work/shared/data")
-    return fixed if fixed.is_dir() else REPO_ROOT.parent / "shared" / "data"
+    """$JOBTAG_DATA when set, else <repo>/../shared/data (the folder beside the repository)."""
+    env = os.environ.get(DATA_ENV)
+    return Path(env).expanduser() if env else REPO_ROOT.parent / "shared" / "data"
 
 
 def resolve_data_dir(arg: str | None) -> Path:
     """The data folder from a `--data` flag (or the default); raises InputError when missing."""
     path = Path(arg).expanduser() if arg else default_data_dir()
     if not path.is_dir():
-        raise InputError(f"benchmark data folder not found: {path} (pass --data DIR)")
+        raise InputError(
+            f"benchmark data folder not found: {path} (pass --data DIR or set ${DATA_ENV})"
+        )
     return path
 
 

@@ -1,26 +1,47 @@
-"""Accuracy + speed benchmark: jobtag vs TF-IDF/SVM, hashing/LogReg and fastText on the real sets.
+"""Accuracy + speed benchmark: jobtag vs TF-IDF/SVM, hashing/LogReg, fastText (+ MiniLM) on the real sets.
 
-    python benchmarks/accuracy.py [--sets S1,S2] [--methods M1,M2] [--json OUT] [--quick]
+Full run (the lead's; ~1 hour and more with --minilm, on this 2-core machine):
+
+    python benchmarks/accuracy.py --minilm --json bench-out/accuracy.json
+
+Smoke run (subsampled, tiny grids, one set, one seed; a few minutes):
+
+    python benchmarks/accuracy.py --quick --sets wuzzuf-categories --seeds 13
+
+Options: --sets S1,S2 --methods M1,M2 --seeds 13,14,15 --data DIR (default $JOBTAG_DATA, else
+../shared/data beside the repository) --json OUT (every per-seed row + the per-method summary).
 
 Protocol (../shared/data/README.md): train on the labeled train jobs (jobtag also gets the
 unlabeled train-side jobs for its autoencoder), choose hyper-parameters and decision thresholds on
-a seeded 10% validation slice of train only, refit on all train, score test. micro-F1 over all
-(job, tag) decisions; macro-F1 over the tags that occur in test; both with scikit-learn for every
-method. Each (set, method) runs in its own child process (`--one SET METHOD`), which reports its
-peak RSS; predict jobs/s is raw job -> tags (vectorizing/featurization included) on one core,
-the median of `--repeats` passes over the test jobs.
+a seeded 10% validation slice of train only, refit on all train, score test; never tune on test.
+Every (set, method) runs once per seed (default 13, 14, 15: the validation slice and the model's
+seed; --quick's subsample stays fixed) and the table reports mean and min–max over seeds of
+micro-F1 (all (job, tag) decisions) and macro-F1 (tags that occur in test), both with
+scikit-learn, plus medians of train s, predict jobs/s, peak RSS and model size. Every method gives
+a job at least its top tag (unless --no-at-least-one).
+
+Methods: peers tfidf-svm, hash-logreg, fasttext; with --minilm (opt-in, the 'minilm' extra)
+minilm-lr (all-MiniLM-L6-v2 embeddings -> one-vs-rest LR) and svm+minilm (score fusion); jobtag
+rows: jobtag (plain defaults = `jobtag train`), jobtag-wide (deep path removed: deep_weights=(0,)),
+jobtag-seed (the seed architecture alone: wide=False) and jobtag-labeled-ae (no unlabeled jobs:
+the autoencoder code learned on the labeled train jobs only). Per set the notes give jobtag's
+predict jobs/s / fastText's, jobtag − the best peer (highest mean micro-F1), and the ablation
+deltas jobtag − jobtag-wide and jobtag − jobtag-labeled-ae (mean, and the per-seed range).
+
+Each (set, method, seed) runs in its own child process (`--one SET METHOD`; peers tune first in
+another, `--tune`), which reports its peak RSS; predict jobs/s is raw job -> tags
+(vectorizing/featurization/embedding included) on one core, the median of `--repeats` passes over
+the test jobs (one pass for the MiniLM peers, whose embeddings are otherwise cached within the run).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import importlib
 import json
 import logging
 import os
 import resource
-import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +55,7 @@ from sklearn.metrics import f1_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _data import (  # noqa: E402
+    DATA_HELP,
     SETS,
     BenchSet,
     job_text,
@@ -42,63 +64,28 @@ from _data import (  # noqa: E402
     resolve_data_dir,
     validation_split,
 )
-from peers import PEERS, THRESHOLD_POLICIES, Choice, TunedPeer, ensure_one, tune  # noqa: E402
+from _jobtag import (  # noqa: E402
+    JOBTAG_CONFIGS,
+    UNLABELED,
+    jobtag_configs,
+    median_time,
+    run_jobtag,
+)
+from _report import aggregate, markdown  # noqa: E402
+from peers import (  # noqa: E402
+    ALL_PEERS,
+    MINILM_PEERS,
+    PEERS,
+    THRESHOLD_POLICIES,
+    Choice,
+    TunedPeer,
+    tune,
+)
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 log = logging.getLogger("accuracy")
-
-# TrainSettings fields that switch off additions to the seed architecture, probed at run time:
-# field name -> value giving the pure seed configuration (an int field gets 1 for "ensemble").
-SEED_SWITCHES: dict[str, Any] = {
-    "seed_only": True,
-    "pure_seed": True,
-    "wide": False,
-    "finetune_encoder": False,
-    "ensemble": False,
-    "n_ensemble": 1,
-}
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def jobtag_configs(extra: list[str] | None = None) -> dict[str, dict[str, Any]]:
-    """jobtag configurations to benchmark: name -> TrainSettings overrides.
-
-    "jobtag" is the default (recommended) configuration; "jobtag-seed" the pure seed
-    configuration when TrainSettings has a switch for it; `extra` adds "name:field=value,...".
-    """
-    from jobtag.config import TrainSettings
-
-    defaults = TrainSettings()
-    fields = {f.name for f in dataclasses.fields(TrainSettings)}
-    configs: dict[str, dict[str, Any]] = {"jobtag": {}}
-    seed: dict[str, Any] = {}
-    for key, value in SEED_SWITCHES.items():
-        if key in fields:
-            default = getattr(defaults, key)
-            if isinstance(value, bool) and not isinstance(default, bool):
-                value = 1  # an int switch such as an ensemble size: a single member
-            if default != value:
-                seed[key] = value
-    if seed:
-        configs["jobtag-seed"] = seed
-    for spec in extra or []:
-        name, _, body = spec.partition(":")
-        if not name or not body:
-            raise SystemExit(f"--jobtag-variant {spec!r}: expected NAME:FIELD=VALUE[,FIELD=VALUE]")
-        overrides: dict[str, Any] = {}
-        for item in filter(None, body.split(",")):
-            key, _, value = item.partition("=")
-            if key not in fields:
-                raise SystemExit(f"--jobtag-variant {spec!r}: TrainSettings has no field {key!r}")
-            overrides[key] = _parse_value(value)
-        configs[name] = overrides
-    return configs
+QUICK_SEED = 13  # --quick's subsample is fixed: seeds vary only the validation slice and models
+FULL_RUN = "python benchmarks/accuracy.py --minilm --json bench-out/accuracy.json"
 
 
 def score(y_true: np.ndarray, y_pred: np.ndarray, test_cols: list[int]) -> tuple[float, float]:
@@ -108,22 +95,9 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, test_cols: list[int]) -> tuple
     return float(micro), float(macro)
 
 
-def _median_time(fn, repeats: int, setup=None, min_total_s: float = 2.0) -> tuple[float, Any]:
-    """Median seconds of `fn(setup())` over at least `repeats` passes, more (up to 25) until the
-    timed passes add up to `min_total_s` (the machine is shared); `setup` runs untimed."""
-    times: list[float] = []
-    out = None
-    while len(times) < max(1, repeats) or (sum(times) < min_total_s and len(times) < 25):
-        state = setup() if setup is not None else None
-        t0 = time.perf_counter()
-        out = fn(state)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
 def tune_peer(set_name: str, method: str, args: argparse.Namespace) -> dict:
     """Choose a peer's grid point and thresholds on the validation slice (child `--tune`)."""
-    bench = load_set(resolve_data_dir(args.data), set_name, quick=args.quick, seed=args.seed)
+    bench = load_set(resolve_data_dir(args.data), set_name, quick=args.quick, seed=QUICK_SEED)
     y = label_matrix(bench.train, bench.tags)
     texts = [job_text(j) for j in bench.train]
     fit_idx, val_idx = validation_split(len(texts), 0.1, args.seed)
@@ -162,7 +136,13 @@ def run_peer(bench: BenchSet, tags: list[str], method: str, args: argparse.Names
         return tuned.predict([job_text(j) for j in bench.test], args.at_least_one)
 
     with threadpool_limits(1):
-        seconds, pred = _median_time(predict, args.repeats)
+        if method in MINILM_PEERS:  # embeddings computed afresh in the timed pass; ~10 s a pass
+            from peers_minilm import uncached
+
+            with uncached():
+                seconds, pred = median_time(predict, 1, min_total_s=0.0)
+        else:
+            seconds, pred = median_time(predict, args.repeats)
     return {
         "train_s": tuned.fit_seconds,
         "tune_s": tuned_json["tune_s"],
@@ -175,85 +155,22 @@ def run_peer(bench: BenchSet, tags: list[str], method: str, args: argparse.Names
     }
 
 
-def run_jobtag(bench: BenchSet, tags: list[str], method: str, args: argparse.Namespace) -> dict:
-    try:
-        import torch
-
-        from jobtag.config import FeatureSettings, TrainSettings
-
-        # imported by name: these modules are written in parallel and may not exist yet
-        Featurizer = importlib.import_module("jobtag.features.pipeline").Featurizer
-        train_model = importlib.import_module("jobtag.training.fit").train_model
-    except (ImportError, AttributeError) as exc:
-        return {"skipped": f"jobtag is not importable yet ({exc})"}
-    configs = jobtag_configs(args.jobtag_variant)
-    if method not in configs:
-        return {"skipped": f"{method}: no such jobtag configuration here ({', '.join(configs)})"}
-    overrides = dict(configs[method])
-    if args.quick:
-        overrides.setdefault("ae_epochs", 1)
-        overrides.setdefault("tagger_epochs", 3)
-    fields = {f.name for f in dataclasses.fields(TrainSettings)}
-    shown = dict(overrides)
-    if "min_one_tag" in fields:  # the benchmark's at-least-one policy holds for every method
-        overrides["min_one_tag"] = args.at_least_one
-    overrides = {k: v for k, v in overrides.items() if k in fields}
-    train_settings = TrainSettings(**overrides)
-    train_settings.seed = args.seed
-    features = FeatureSettings()
-    t0 = time.perf_counter()
-    featurizer = Featurizer(features)
-    batch = featurizer.transform(bench.train)
-    unlabeled = featurizer.transform(bench.unlabeled) if bench.unlabeled else None
-    labels = [j.tags for j in bench.train]
-    model = train_model(
-        batch, labels, train_settings, features, unlabeled=unlabeled, progress=False
-    )
-    train_s = time.perf_counter() - t0
-    del batch, unlabeled
-    index = {t: i for i, t in enumerate(tags)}
-    cols = [index.get(t, -1) for t in model.tags]
-    known = np.array([c >= 0 for c in cols], dtype=bool)
-    cols_arr = np.array([c for c in cols if c >= 0], dtype=int)
-
-    def predict(featurizer: Any) -> np.ndarray:
-        scores = np.asarray(model.scores(featurizer.transform(bench.test)))
-        decided = np.asarray(model.decide(scores), dtype=bool)
-        if args.at_least_one:
-            ensure_one(decided, np.where(known[None, :], scores, -np.inf))
-        out = np.zeros((len(bench.test), len(tags)), dtype=bool)
-        out[:, cols_arr] = decided[:, known]
-        return out
-
-    torch.set_num_threads(1)
-    # a fresh featurizer per pass (built untimed, like loading a model): its memo starts cold
-    seconds, pred = _median_time(predict, args.repeats, setup=lambda: Featurizer(features))
-    return {
-        "train_s": train_s,
-        "tune_s": None,  # jobtag chooses its thresholds inside train_model (in train_s)
-        "tune_rss_mb": None,
-        "predict_s": seconds,
-        "pred": pred,
-        "params": shown,
-        "val_micro_f1": None,
-    }
-
-
 def run_one(set_name: str, method: str, args: argparse.Namespace) -> dict:
     """Train, tune and score one method on one set in this process; returns the table row."""
-    bench = load_set(resolve_data_dir(args.data), set_name, quick=args.quick, seed=args.seed)
+    bench = load_set(resolve_data_dir(args.data), set_name, quick=args.quick, seed=QUICK_SEED)
     tags = bench.tags
     row: dict[str, Any] = {
         "set": set_name,
         "method": method,
+        "seed": args.seed,
         "n_train": len(bench.train),
         "n_unlabeled": len(bench.unlabeled),
         "n_test": len(bench.test),
         "quick": args.quick,
         "at_least_one": args.at_least_one,
-        "threshold_policy": args.thresholds if method in PEERS else "jobtag's own",
+        "threshold_policy": args.thresholds if method in ALL_PEERS else "jobtag's own",
     }
-    if method in PEERS:
+    if method in ALL_PEERS:
         out = run_peer(bench, tags, method, args)
     else:
         out = run_jobtag(bench, tags, method, args)
@@ -272,8 +189,8 @@ def run_one(set_name: str, method: str, args: argparse.Namespace) -> dict:
     return row
 
 
-def _child(args: argparse.Namespace, *mode: str) -> tuple[int, dict | None]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), *mode, "--seed", str(args.seed)]
+def _child(args: argparse.Namespace, seed: int, *mode: str) -> tuple[int, dict | None]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), *mode, "--seed", str(seed)]
     cmd += ["--repeats", str(args.repeats)]
     if args.data:
         cmd += ["--data", args.data]
@@ -289,98 +206,88 @@ def _child(args: argparse.Namespace, *mode: str) -> tuple[int, dict | None]:
     return proc.returncode, (json.loads(lines[-1]) if lines else None)
 
 
-def run_child(set_name: str, method: str, args: argparse.Namespace) -> dict:
+def run_child(set_name: str, method: str, seed: int, args: argparse.Namespace) -> dict:
     """Tune (peers) and then fit + score in fresh interpreters, so peak RSS is the method's own."""
     t0 = time.perf_counter()
     mode = ["--one", set_name, method]
-    if method in PEERS:
-        log.info("tuning %s on %s", method, set_name)
-        rc, chosen = _child(args, "--tune", set_name, method)
+    head = {"set": set_name, "method": method, "seed": seed}
+    if method in ALL_PEERS:
+        log.info("tuning %s on %s, seed %d", method, set_name, seed)
+        rc, chosen = _child(args, seed, "--tune", set_name, method)
         if rc != 0 or chosen is None:
-            return {"set": set_name, "method": method, "error": f"tuning child exited {rc}"}
+            return {**head, "error": f"tuning child exited {rc}"}
         fd, path = tempfile.mkstemp(prefix="jobtag-bench-choice-", suffix=".json", dir="/tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(chosen, fh)
         mode += ["--chosen", path]
-    log.info("fitting and scoring %s on %s", method, set_name)
+    log.info("fitting and scoring %s on %s, seed %d", method, set_name, seed)
     try:
-        rc, row = _child(args, *mode)
+        rc, row = _child(args, seed, *mode)
     finally:
-        if method in PEERS:
+        if method in ALL_PEERS:
             os.unlink(path)
     if rc != 0 or row is None:
-        return {"set": set_name, "method": method, "error": f"child exited {rc}"}
+        return {**head, "error": f"child exited {rc}"}
     row["wall_s"] = time.perf_counter() - t0
     return row
 
 
-def _fmt(value: Any, spec: str) -> str:
-    return "–" if value is None else format(value, spec)
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--seeds {text!r}: expected integers") from exc
+    if not seeds:
+        raise argparse.ArgumentTypeError("--seeds: at least one seed")
+    return list(dict.fromkeys(seeds))
 
 
-def _params(p: dict | None) -> str:
-    return " ".join(f"{k}={v}" for k, v in (p or {}).items()) or "defaults"
+def select_methods(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """The methods to run and, for those that cannot run here, why (-> skipped rows)."""
+    if args.methods:
+        methods = [m for m in args.methods.split(",") if m]
+    else:
+        try:
+            jobtag = list(jobtag_configs(args.jobtag_variant))
+        except ImportError:
+            jobtag = ["jobtag"]
+        methods = list(PEERS) + (list(MINILM_PEERS) if args.minilm else []) + jobtag
+    skip: dict[str, str] = {}
+    if any(m in MINILM_PEERS for m in methods):
+        from peers_minilm import minilm_missing
 
-
-def markdown(rows: list[dict]) -> str:
-    """The README table plus, per set, jobtag's predict speed relative to fastText's."""
-    lines = [
-        "| set | method | micro-F1 | macro-F1 | train s | tuning s | predict jobs/s | peak RSS MB "
-        "| chosen on validation |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in rows:
-        if "skipped" in r or "error" in r:
-            why = r.get("skipped") or r.get("error")
-            lines.append(f"| {r['set']} | {r['method']} | – | – | – | – | – | – | {why} |")
-            continue
-        lines.append(
-            f"| {r['set']} | {r['method']} | {r['micro_f1']:.3f} | {r['macro_f1']:.3f} "
-            f"| {r['train_s']:.1f} | {_fmt(r.get('tune_s'), '.1f')} "
-            f"| {_fmt(r['predict_jobs_s'], ',.0f')} | {r['peak_rss_mb']:,.0f} | {_params(r.get('params'))} |"
-        )
-    notes = []
-    for set_name in dict.fromkeys(r["set"] for r in rows):
-        ft = next(
-            (
-                r
-                for r in rows
-                if r["set"] == set_name and r["method"] == "fasttext" and "micro_f1" in r
-            ),
-            None,
-        )
-        for r in rows:
-            if r["set"] != set_name or not r["method"].startswith("jobtag") or "micro_f1" not in r:
-                continue
-            if ft and ft.get("predict_jobs_s") and r.get("predict_jobs_s"):
-                ratio = r["predict_jobs_s"] / ft["predict_jobs_s"]
-                ok = "meets" if ratio >= 0.25 else "misses"
-                notes.append(
-                    f"- {set_name}: {r['method']} predicts at {ratio:.2f}× fastText's jobs/s "
-                    f"({ok} the ≥ 0.25× goal)"
-                )
-    done = sorted((r for r in rows if "micro_f1" in r), key=lambda r: r["method"] not in PEERS)
-    if done:
-        policy = "on" if done[0].get("at_least_one") else "off"
-        notes.append(
-            f"- every method: thresholds (and peers' grid point) chosen on a seeded 10% validation "
-            f"slice of train (peers' threshold policy: {done[0].get('threshold_policy', '?')}); "
-            f"at least one tag per job (top score) {policy}; predict = raw job → "
-            f"tags on one core, median of passes over the test jobs; peak RSS of the final "
-            f"fit + predict process"
-            + ("; QUICK smoke run (subsampled)" if done[0].get("quick") else "")
-        )
-    return "\n".join(lines + ([""] + notes if notes else []))
+        reason = minilm_missing()
+        if reason:
+            skip = {m: reason for m in methods if m in MINILM_PEERS}
+    return methods, skip
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", help="benchmark data folder (default /work/shared/data)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], epilog="Full run: " + FULL_RUN
+    )
+    parser.add_argument("--data", help=DATA_HELP)
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated set names")
-    parser.add_argument("--methods", help="comma-separated (default: all peers + jobtag configs)")
-    parser.add_argument("--json", metavar="OUT", help="write all rows as JSON here")
+    parser.add_argument(
+        "--methods",
+        help=f"comma-separated (default: {', '.join(PEERS)}, the MiniLM peers with --minilm, "
+        f"and {', '.join(JOBTAG_CONFIGS)})",
+    )
+    parser.add_argument("--json", metavar="OUT", help="write every per-seed row + the summary")
     parser.add_argument("--quick", action="store_true", help="subsample + tiny grids (smoke run)")
-    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--seeds",
+        type=_seeds,
+        default=[13, 14, 15],
+        help="comma-separated seeds (validation slice + model seed); default 13,14,15",
+    )
+    parser.add_argument("--seed", type=int, default=13, help=argparse.SUPPRESS)  # a child's seed
+    parser.add_argument(
+        "--minilm",
+        action="store_true",
+        help=f"add the opt-in MiniLM peers ({', '.join(MINILM_PEERS)}; needs the 'minilm' extra, "
+        "skipped with a message without it; ~25-55 jobs/s to embed)",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="predict passes (median)")
     parser.add_argument(
         "--no-at-least-one",
@@ -401,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         "--jobtag-variant",
         action="append",
         metavar="NAME:FIELD=VALUE,...",
-        help="an extra jobtag configuration (TrainSettings overrides)",
+        help=f"an extra jobtag configuration (TrainSettings overrides; {UNLABELED}=false: no "
+        "unlabeled jobs)",
     )
     parser.add_argument("--one", nargs=2, metavar=("SET", "METHOD"), help=argparse.SUPPRESS)
     parser.add_argument("--tune", nargs=2, metavar=("SET", "METHOD"), help=argparse.SUPPRESS)
@@ -418,19 +326,33 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     resolve_data_dir(args.data)
     sets = [s for s in args.sets.split(",") if s]
-    if args.methods:
-        methods = [m for m in args.methods.split(",") if m]
-    else:
-        try:
-            jobtag = list(jobtag_configs(args.jobtag_variant))
-        except ImportError:
-            jobtag = ["jobtag"]
-        methods = list(PEERS) + jobtag
-    rows = [run_child(s, m, args) for s in sets for m in methods]
-    table = markdown(rows)
-    sys.stdout.write(table + "\n")
+    methods, skip = select_methods(args)
+    for reason in dict.fromkeys(skip.values()):
+        print(reason, file=sys.stderr, flush=True)
+    cache_dir = None
+    if any(m in MINILM_PEERS and m not in skip for m in methods):
+        from peers_minilm import CACHE_ENV
+
+        # one embedding cache for this run's children; removed at the end
+        cache_dir = tempfile.mkdtemp(prefix="jobtag-bench-minilm-", dir="/tmp")
+        os.environ[CACHE_ENV] = cache_dir
+    rows: list[dict] = []
+    try:
+        for s in sets:
+            for m in methods:
+                for seed in args.seeds:
+                    if m in skip:
+                        rows.append({"set": s, "method": m, "seed": seed, "skipped": skip[m]})
+                    else:
+                        rows.append(run_child(s, m, seed, args))
+    finally:
+        if cache_dir:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+    sys.stdout.write(markdown(rows) + "\n")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
+        out = {"seeds": args.seeds, "rows": rows, "summary": aggregate(rows)}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=1), encoding="utf-8")
     return 1 if any("error" in r for r in rows) else 0
 
 

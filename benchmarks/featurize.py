@@ -39,7 +39,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import iter_jobs, resolve_data_dir  # noqa: E402
+from _data import DATA_HELP, iter_jobs, resolve_data_dir  # noqa: E402
 
 from jobtag.config import FeatureSettings  # noqa: E402
 from jobtag.features.cache import MemoryFeatureCache  # noqa: E402
@@ -120,7 +120,7 @@ def run_one(data_dir: Path, spec: str, tagger_name: str, repeats: int, limit: in
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", help="shared data folder (default /work/shared/data)")
+    ap.add_argument("--data", help=DATA_HELP)
     ap.add_argument("--sets", default=DEFAULT_SETS)
     ap.add_argument("--taggers", default="fast,spacy")
     ap.add_argument("--repeats", type=int, default=3)

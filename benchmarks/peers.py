@@ -22,6 +22,9 @@ from sklearn.svm import LinearSVC
 log = logging.getLogger(__name__)
 
 PEERS: tuple[str, ...] = ("tfidf-svm", "hash-logreg", "fasttext")
+# opt-in (`--minilm`): all-MiniLM-L6-v2 embeddings + LR, and its fusion with the TF-IDF SVM
+MINILM_PEERS: tuple[str, ...] = ("minilm-lr", "svm+minilm")
+ALL_PEERS: tuple[str, ...] = PEERS + MINILM_PEERS
 NEVER = -np.inf  # score of a tag a peer cannot predict (no positive training job)
 
 
@@ -224,19 +227,25 @@ class FastTextPeer:
         return out
 
 
-def make_peer(method: str, params: dict[str, Any]) -> LinearPeer | FastTextPeer:
-    """Build an unfitted peer from its method name and grid point."""
+def make_peer(method: str, params: dict[str, Any], seed: int = 13) -> Any:
+    """Build an unfitted peer (`fit(texts, y, cache)`, `scores(texts)`) from its method name and
+    grid point; the MiniLM peers live in peers_minilm (imported only when asked for)."""
     if method == "tfidf-svm":
         vec = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, dtype=np.float32)
-        return LinearPeer(vec, LinearSVC(C=params["C"], max_iter=5000))
+        return LinearPeer(vec, LinearSVC(C=params["C"], max_iter=5000, random_state=seed))
     if method == "hash-logreg":
         vec = HashingVectorizer(
             n_features=2**18, ngram_range=(1, 2), alternate_sign=False, dtype=np.float32
         )
-        return LinearPeer(vec, LogisticRegression(C=params["C"], solver="liblinear"))
+        clf = LogisticRegression(C=params["C"], solver="liblinear", random_state=seed)
+        return LinearPeer(vec, clf)
     if method == "fasttext":
-        return FastTextPeer(params["epoch"], params["lr"], params["wordNgrams"])
-    raise ValueError(f"unknown peer method {method!r}; known: {', '.join(PEERS)}")
+        return FastTextPeer(params["epoch"], params["lr"], params["wordNgrams"], seed=seed)
+    if method in MINILM_PEERS:
+        from peers_minilm import make_minilm_peer
+
+        return make_minilm_peer(method, params, seed)
+    raise ValueError(f"unknown peer method {method!r}; known: {', '.join(ALL_PEERS)}")
 
 
 def grid(method: str, quick: bool = False) -> list[dict[str, Any]]:
@@ -255,7 +264,9 @@ def grid(method: str, quick: bool = False) -> list[dict[str, Any]]:
             for lr in (0.25, 0.5, 1.0)
             for ng in (1, 2)
         ]
-    raise ValueError(f"unknown peer method {method!r}; known: {', '.join(PEERS)}")
+    if method == "minilm-lr":
+        return [{"C": c} for c in ((1.0, 10.0) if quick else (0.3, 1.0, 3.0, 10.0, 30.0))]
+    raise ValueError(f"unknown peer method {method!r}; known: {', '.join(PEERS)}, minilm-lr")
 
 
 @dataclass
@@ -268,6 +279,7 @@ class Choice:
     val_micro_f1: float
     trials: list[dict[str, Any]] = field(default_factory=list)
     threshold_policy: str = "per-tag≥3"
+    seed: int = 13
 
     def to_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "thresholds": self.thresholds.tolist()}
@@ -285,13 +297,13 @@ class TunedPeer:
     """A peer refitted on all train with the grid point and thresholds chosen on validation."""
 
     choice: Choice
-    model: LinearPeer | FastTextPeer
+    model: Any  # LinearPeer, FastTextPeer or a peers_minilm peer
     fit_seconds: float  # the final refit on all train
 
     @classmethod
     def fit(cls, choice: Choice, texts: Sequence[str], y: np.ndarray) -> TunedPeer:
         t0 = time.perf_counter()
-        model = make_peer(choice.method, choice.params).fit(list(texts), y)
+        model = make_peer(choice.method, choice.params, choice.seed).fit(list(texts), y)
         return cls(choice, model, time.perf_counter() - t0)
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
@@ -299,6 +311,27 @@ class TunedPeer:
 
     def predict(self, texts: Sequence[str], at_least_one: bool = False) -> np.ndarray:
         return apply_thresholds(self.scores(texts), self.choice.thresholds, at_least_one)
+
+
+def validate(
+    val_scores: np.ndarray,
+    y_val: np.ndarray,
+    policy: str = "per-tag",
+    seed: int = 13,
+    at_least_one: bool = False,
+) -> tuple[str, float, np.ndarray]:
+    """Thresholds for validation scores under `policy`: (policy chosen, val micro-F1, thresholds).
+
+    With "auto" the micro-F1 is `cross_fit_policy`'s cross-fitted one (an honest estimate)."""
+    f1: float | None
+    if policy == "auto":
+        name, f1 = cross_fit_policy(val_scores, y_val, seed, at_least_one)
+    else:
+        name, f1 = ("per-tag≥3" if policy == "per-tag" else "global"), None
+    thresholds = choose_thresholds(val_scores, y_val, _POLICY_MIN_POSITIVES[name])
+    if f1 is None:
+        f1 = micro_f1(y_val, apply_thresholds(val_scores, thresholds, at_least_one))
+    return name, f1, thresholds
 
 
 def tune(
@@ -320,6 +353,10 @@ def tune(
     """
     if policy not in THRESHOLD_POLICIES:
         raise ValueError(f"unknown threshold policy {policy!r}; known: {THRESHOLD_POLICIES}")
+    if method == "svm+minilm":
+        from peers_minilm import tune_fusion
+
+        return tune_fusion(texts, y, fit_idx, val_idx, quick, policy, at_least_one, seed)
     texts = list(texts)
     fit_texts = [texts[i] for i in fit_idx]
     val_texts = [texts[i] for i in val_idx]
@@ -329,19 +366,14 @@ def tune(
     for params in grid(method, quick):
         t0 = time.perf_counter()
         try:
-            peer = make_peer(method, params).fit(fit_texts, y[fit_idx], cache)
+            peer = make_peer(method, params, seed).fit(fit_texts, y[fit_idx], cache)
         except (RuntimeError, ValueError) as exc:  # fastText "Encountered NaN", solver failures
             log.warning("%s %s: training failed (%s); grid point skipped", method, params, exc)
             trials.append({**params, "error": str(exc)})
             continue
-        val_scores = peer.scores(val_texts)
-        if policy == "auto":
-            name, f1 = cross_fit_policy(val_scores, y[val_idx], seed, at_least_one)
-        else:
-            name, f1 = ("per-tag≥3" if policy == "per-tag" else "global"), None
-        thresholds = choose_thresholds(val_scores, y[val_idx], _POLICY_MIN_POSITIVES[name])
-        if f1 is None:
-            f1 = micro_f1(y[val_idx], apply_thresholds(val_scores, thresholds, at_least_one))
+        name, f1, thresholds = validate(
+            peer.scores(val_texts), y[val_idx], policy, seed, at_least_one
+        )
         trials.append({**params, "val_micro_f1": round(f1, 4), "thresholds": name})
         log.info(
             "%s %s: val micro-F1 %.4f, thresholds %s (%.1fs)",
@@ -352,7 +384,7 @@ def tune(
             time.perf_counter() - t0,
         )
         if best is None or f1 > best.val_micro_f1:
-            best = Choice(method, params, thresholds, f1, threshold_policy=name)
+            best = Choice(method, params, thresholds, f1, threshold_policy=name, seed=seed)
     if best is None:
         raise RuntimeError(f"{method}: every grid point failed to train: {trials}")
     best.trials = trials

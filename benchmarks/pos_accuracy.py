@@ -23,7 +23,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import resolve_data_dir  # noqa: E402
+from _data import DATA_HELP, resolve_data_dir  # noqa: E402
 
 from jobtag.features.pos import FastTagger, get_tagger  # noqa: E402
 from jobtag.features.pos_eval import pos_accuracy, read_conllu  # noqa: E402
@@ -33,7 +33,7 @@ PEER_NOTE = {"fast": "default", "spacy": "en_core_web_sm 3.8", "textblob": "Patt
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", help="shared data folder (default /work/shared/data)")
+    ap.add_argument("--data", help=DATA_HELP)
     ap.add_argument("--taggers", default="fast,spacy,textblob")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)

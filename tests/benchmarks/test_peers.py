@@ -155,7 +155,7 @@ def test_validation_split_is_seeded_and_disjoint():
     assert len(a[1]) == 5 and not set(a[0]) & set(a[1]) and len(a[0]) + len(a[1]) == 50
 
 
-def test_score_restricts_macro_to_test_tags_and_table_reports_speed_ratio():
+def test_score_restricts_macro_to_test_tags():
     import accuracy
 
     y = np.array([[1, 0, 0], [0, 1, 0]], dtype=bool)
@@ -163,24 +163,14 @@ def test_score_restricts_macro_to_test_tags_and_table_reports_speed_ratio():
     micro, macro = accuracy.score(y, pred, [0, 1])
     assert micro == pytest.approx(2 * 1 / (2 + 2))  # tp 1, 2 predicted, 2 true
     assert macro == pytest.approx((1.0 + 0.0) / 2)  # column 2 (not in test) is left out
-    base = {"set": "s", "micro_f1": 0.5, "macro_f1": 0.4, "train_s": 1.0, "tune_s": None}
-    rows = [
-        {**base, "method": "fasttext", "predict_jobs_s": 1000.0, "peak_rss_mb": 100.0},
-        {**base, "method": "jobtag", "predict_jobs_s": 300.0, "peak_rss_mb": 500.0},
-        {"set": "s", "method": "jobtag-seed", "skipped": "not importable"},
-    ]
-    table = accuracy.markdown(rows)
-    assert "| s | jobtag | 0.500 | 0.400 | 1.0 | – | 300 | 500 |" in table
-    assert "not importable" in table
-    assert "jobtag predicts at 0.30× fastText's jobs/s (meets" in table
 
 
 def test_jobtag_variants_parse_values_and_reject_unknown_fields():
     pytest.importorskip("jobtag.config")
     import accuracy
 
-    configs = accuracy.jobtag_configs(["fast:lr=0.001,ae_epochs=2"])
-    assert configs["jobtag"] == {} and configs["fast"] == {"lr": 0.001, "ae_epochs": 2}
+    configs = accuracy.jobtag_configs(["fast:lr=0.001,ae_epochs=2,deep_weights=[0.0]"])
+    assert configs["fast"] == {"lr": 0.001, "ae_epochs": 2, "deep_weights": (0.0,)}
     with pytest.raises(SystemExit, match="no field 'nope'"):
         accuracy.jobtag_configs(["bad:nope=1"])
 
@@ -210,3 +200,13 @@ def test_tune_threshold_policies(policy):
     assert all("thresholds" in trial for trial in choice.trials)
     with pytest.raises(ValueError, match="threshold policy"):
         peers.tune("tfidf-svm", texts, y, fit_idx, val_idx, policy="nope")
+
+
+def test_default_data_dir_is_beside_the_repo_unless_env_overrides(monkeypatch, tmp_path):
+    monkeypatch.delenv("JOBTAG_DATA", raising=False)
+    assert _data.default_data_dir() == BENCH.parent.parent / "shared" / "data"
+    monkeypatch.setenv("JOBTAG_DATA", str(tmp_path))
+    assert _data.default_data_dir() == tmp_path
+    assert _data.resolve_data_dir(None) == tmp_path
+    with pytest.raises(InputError, match="JOBTAG_DATA"):
+        _data.resolve_data_dir(str(tmp_path / "missing"))
