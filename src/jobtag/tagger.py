@@ -21,6 +21,7 @@ from jobtag.jobfiles import read_jobs
 from jobtag.models.checkpoint import load_model, save_model
 from jobtag.models.tagmodel import TagModel
 from jobtag.records import Job, label_matrix
+from jobtag.records import make_job as make_job  # the Python API builds jobs with it
 from jobtag.store import JobStore
 from jobtag.training.fit import train_model
 
