@@ -78,6 +78,8 @@ class UpdateSettings:
     pseudo_label_confidence: float = 0.9  # min calibrated confidence to use a prediction as a label
     pseudo_label_weight: float = 0.3
     replay_jobs: int = 500  # earlier labeled jobs mixed into each update's SGD part (deep path)
+    correction_boost_max: int = 5  # a correction is shown up to this many times per epoch ...
+    replay_per_correction: int = 20  # ... while the replay has this many jobs per correction
     epochs: int = 2
     judge_fraction: float = 0.3  # share of the labeled jobs new to the model that judge an update
     promote_tolerance: float = 0.0  # old tags' micro-F1 on the judge jobs may drop this much ...

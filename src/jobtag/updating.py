@@ -264,11 +264,22 @@ def judge(
     return Judgement(n, float(b), float(a), se)
 
 
-def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> UpdateResult:
-    t0 = time.perf_counter()
-    cfg = tagger.settings.update
-    store = tagger.store
-    rng = np.random.default_rng(tagger.settings.train.seed)
+@dataclass
+class _Evidence:
+    """What an update has to learn from, and what judges it."""
+
+    new_items: list[Any]  # jobs added or corrected since the last update (store.SeenJob)
+    judge_jobs: list[Job]  # labeled jobs new to the served model, held back to judge
+    learn: list[Job]  # every other labeled job
+    learned_fresh: list[Job]  # ... of which new to the served model
+    human: list[Job]  # new labeled jobs looked at now (corrections first), not judge jobs
+    pseudo: list[tuple[Job, frozenset[str]]]  # confident predictions as labels
+    unlabeled: list[Job]  # the rest: autoencoder only
+    all_labeled: list[Job]
+
+
+def _gather(tagger: Tagger, current: Any, base_version: int) -> _Evidence:
+    cfg, store = tagger.settings.update, tagger.store
     # What the served model has not seen: jobs added or corrected after the run that made it.
     made = store.model_run(base_version)
     new_items = list(store.iter_new_jobs())
@@ -277,91 +288,98 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
     else:  # a model without a recorded run: count only what arrived since the last update
         fresh = {i.job.job_id for i in new_items}
     labeled = list(store.iter_jobs(labeled=True))
-    judge_jobs = [
-        j for j in labeled if j.job_id in fresh and in_judge(j.job_id, cfg.judge_fraction)
-    ]
-    judge_ids = {j.job_id for j in judge_jobs}
+    judge = [j for j in labeled if j.job_id in fresh and in_judge(j.job_id, cfg.judge_fraction)]
+    judge_ids = {j.job_id for j in judge}
     learn = [j for j in labeled if j.job_id not in judge_ids]  # everything else that has labels
-    learned_fresh = [j for j in learn if j.job_id in fresh]
-
+    ev = _Evidence(
+        new_items, judge, learn, [j for j in learn if j.job_id in fresh], [], [], [], labeled
+    )
     thresholds = dict(zip(current.tags, map(float, current.thresholds), strict=True))
-    human: list[Job] = []  # jobs with true tags looked at now, corrections first
-    pseudo: list[tuple[Job, frozenset[str]]] = []  # confident predictions as labels
-    unlabeled: list[Job] = []  # the rest: autoencoder only
     for item in sorted(new_items, key=lambda i: not i.corrected_since_update):
         job: Job = item.job
         if job.labeled:
             if job.job_id not in judge_ids:
-                human.append(job)
-            continue
-        if item.corrected_since_update:
-            continue  # corrected to "no tags": nothing to teach the tagger
-        labels = pseudo_labels(item.scores, thresholds, cfg.pseudo_label_confidence)
-        if labels:
-            pseudo.append((job, labels))
-        else:
-            unlabeled.append(job)
-    n_human, n_pseudo = len(human), len(pseudo)
-    n_labeled = sum(1 for i in new_items if i.job.labeled)
-    corrections = sum(1 for i in new_items if i.corrected_since_update)
+                ev.human.append(job)
+        elif not item.corrected_since_update:  # corrected to "no tags": nothing to teach
+            labels = pseudo_labels(item.scores, thresholds, cfg.pseudo_label_confidence)
+            if labels:
+                ev.pseudo.append((job, labels))
+            else:
+                ev.unlabeled.append(job)
+    return ev
 
+
+def _fine_tune_deep(
+    tagger: Tagger, candidate: Any, ev: _Evidence, rng: np.random.Generator, progress: bool
+) -> list[Job]:
+    """Continue the deep path's SGD on the new jobs + a replay of older ones; returns the replay."""
+    cfg = tagger.settings.update
+    new_ids = {j.job_id for j in ev.human}
+    pool = [j for j in ev.learn if j.job_id not in new_ids]
+    replay = [pool[i] for i in rng.permutation(len(pool))[: cfg.replay_jobs]]
+    n_human = len(ev.human)
+    # corrections are rare and precious: show them more than once beside the replay
+    boost = 1
+    if n_human:
+        boost = max(
+            1, min(cfg.correction_boost_max, len(replay) // (cfg.replay_per_correction * n_human))
+        )
+    jobs = ev.human * boost + [j for j, _ in ev.pseudo] + replay
+    labels = (
+        [j.tags or frozenset() for j in ev.human] * boost
+        + [lab for _, lab in ev.pseudo]
+        + [j.tags or frozenset() for j in replay]
+    )
+    weights = [1.0] * (n_human * boost) + [cfg.pseudo_label_weight] * len(ev.pseudo)
+    weights += [1.0] * len(replay)
+    if jobs:
+        candidate.fine_tune(
+            tagger.featurize_jobs(jobs),
+            label_matrix(labels, candidate.tags).astype(np.float32),
+            np.asarray(weights, dtype=np.float32),
+            unlabeled=tagger.featurize_jobs(ev.unlabeled) if ev.unlabeled else None,
+            epochs=cfg.epochs,
+            progress=progress,
+        )
+    return replay
+
+
+def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> UpdateResult:
+    t0 = time.perf_counter()
+    cfg = tagger.settings.update
+    rng = np.random.default_rng(tagger.settings.train.seed)
+    ev = _gather(tagger, current, base_version)
     candidate = copy.deepcopy(current)
-    known = set(candidate.tags)
-    new_tags = sorted({t for j in labeled for t in j.tags or ()} - known)
+    new_tags = sorted({t for j in ev.all_labeled for t in j.tags or ()} - set(candidate.tags))
     if new_tags:
         candidate.add_tags(new_tags)
         log.info("new tags: %s", ", ".join(new_tags))
-
     replay: list[Job] = []
-    if float(current.tagger.mix[0]) != 0.0:
-        # The deep path counts in the served model: continue its SGD on the new jobs + a replay.
-        new_ids = {j.job_id for j in human}
-        pool = [j for j in learn if j.job_id not in new_ids]
-        replay = [pool[i] for i in rng.permutation(len(pool))[: cfg.replay_jobs]]
-        # corrections are rare and precious: show them more than once beside the replay
-        boost = max(1, min(5, len(replay) // (20 * n_human))) if n_human else 1
-        train_jobs = human * boost + [j for j, _ in pseudo] + replay
-        train_labels = (
-            [j.tags or frozenset() for j in human] * boost
-            + [lab for _, lab in pseudo]
-            + [j.tags or frozenset() for j in replay]
-        )
-        weights = [1.0] * (n_human * boost) + [cfg.pseudo_label_weight] * n_pseudo
-        weights += [1.0] * len(replay)
-        if train_jobs:
-            candidate.fine_tune(
-                tagger.featurize_jobs(train_jobs),
-                label_matrix(train_labels, candidate.tags).astype(np.float32),
-                np.asarray(weights, dtype=np.float32),
-                unlabeled=tagger.featurize_jobs(unlabeled) if unlabeled else None,
-                epochs=cfg.epochs,
-                progress=progress,
-            )
+    if current.tagger.uses_deep:  # the deep path counts in the served model: it learns too
+        replay = _fine_tune_deep(tagger, candidate, ev, rng, progress)
     else:
         log.info("the deep path has no weight in the served model: only the wide path learns")
 
-    wide = candidate.tagger.wide is not None and float(candidate.tagger.mix[1]) != 0.0
-    wide_jobs = learn + [j for j, _ in pseudo]
-    wide_labels = [j.tags or frozenset() for j in learn] + [lab for _, lab in pseudo]
-    wide_w = [1.0] * len(learn) + [cfg.pseudo_label_weight] * n_pseudo
+    wide = candidate.tagger.uses_wide
+    # The wide path is a convex model: refit it, warm-started, on every labeled job but the
+    # judge jobs (+ pseudo-labels), instead of only nudging it by SGD.
+    wide_jobs = ev.learn + [j for j, _ in ev.pseudo]
+    wide_labels = [j.tags or frozenset() for j in ev.learn] + [lab for _, lab in ev.pseudo]
+    wide_w = [1.0] * len(ev.learn) + [cfg.pseudo_label_weight] * len(ev.pseudo)
     if wide and wide_jobs:
-        # The wide path is a convex model: refit it, warm-started, on every labeled job but the
-        # judge jobs (+ pseudo-labels), instead of only nudging it by SGD.
         _refit(tagger, candidate, wide_jobs, wide_labels, wide_w, cfg.refit_iterations)
 
-    promoted, reason, verdict = _decide(tagger, current, candidate, judge_jobs, learned_fresh)
-    folded = False
-    if promoted and wide and judge_jobs:
-        # Decided: now the judge jobs teach the promoted model too (warm start: a few iterations).
+    promoted, reason, verdict = _decide(tagger, current, candidate, ev.judge_jobs, ev.learned_fresh)
+    folded = bool(promoted and wide and ev.judge_jobs)
+    if folded:  # decided: now the judge jobs teach the promoted model too (a few iterations)
         _refit(
             tagger,
             candidate,
-            wide_jobs + judge_jobs,
-            wide_labels + [j.tags or frozenset() for j in judge_jobs],
-            wide_w + [1.0] * len(judge_jobs),
+            wide_jobs + ev.judge_jobs,
+            wide_labels + [j.tags or frozenset() for j in ev.judge_jobs],
+            wide_w + [1.0] * len(ev.judge_jobs),
             cfg.fold_iterations,
         )
-        folded = True
     before = {"micro_f1": verdict.before} if verdict else {}
     after = {"micro_f1": verdict.after, "se": verdict.se} if verdict else {}
     candidate.val_metrics = {**candidate.val_metrics, "update_validation": after}
@@ -372,14 +390,14 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
         new_version=new_version,
         promoted=promoted,
         reason=reason,
-        new_jobs=len(new_items),
-        labeled=n_labeled,
-        pseudo_labeled=n_pseudo,
-        unlabeled=len(unlabeled),
+        new_jobs=len(ev.new_items),
+        labeled=sum(1 for i in ev.new_items if i.job.labeled),
+        pseudo_labeled=len(ev.pseudo),
+        unlabeled=len(ev.unlabeled),
         replay=len(replay),
-        corrections=corrections,
-        learned_labeled=len(learned_fresh),
-        judge_jobs=len(judge_jobs),
+        corrections=sum(1 for i in ev.new_items if i.corrected_since_update),
+        learned_labeled=len(ev.learned_fresh),
+        judge_jobs=len(ev.judge_jobs),
         folded=folded,
         new_tags=new_tags,
         before=before,

@@ -301,7 +301,6 @@ def _train(
     labeled = np.array([i for i, t in enumerate(labels) if t is not None], dtype=np.int64)
     all_jobs = FeatureBatch.concat([train, unlabeled]) if unlabeled is not None else train
     ae, ae_info = _pretrain_autoencoder(all_jobs, settings, fs, rng, progress)
-    ae_state = copy.deepcopy(ae.state_dict())
     scaler = NumericScaler().fit(all_jobs.numeric)
     weighting = BagWeighting().fit(all_jobs.bag) if settings.wide else None
     y_all = label_matrix([labels[i] for i in labeled], tags)
@@ -309,30 +308,9 @@ def _train(
     p = y_all.sum(0).astype(np.float64)
     pos_weight = np.clip((n_lab - p) / np.maximum(p, 1), 1.0, max(1.0, settings.pos_weight_cap))
 
-    def new_model() -> TagModel:
-        torch.manual_seed(settings.seed)
-        ae.load_state_dict(ae_state)
-        cfg = TaggerConfig(
-            n_tags=len(tags),
-            code_dim=settings.code_dim,
-            n_numeric=train.numeric.shape[1],
-            hidden=tuple(settings.hidden),
-            dropout=settings.dropout,
-            n_features=fs.n_features,
-            wide=settings.wide,
-        )
-        return TagModel(
-            ae,
-            TaggerNet(cfg),
-            tags,
-            np.full(len(tags), 0.5, np.float32),
-            0.5,
-            scaler,
-            weighting,
-            fs,
-            settings,
-            pos_weight,
-        )
+    new_model = _ModelFactory(
+        ae, tags, scaler, weighting, fs, settings, pos_weight, n_numeric=train.numeric.shape[1]
+    )
 
     n_val = int(round(settings.val_fraction * n_lab))
     order = np.random.default_rng([settings.seed, 1]).permutation(n_lab)  # independent of AE
@@ -353,12 +331,7 @@ def _train(
     else:
         log.warning("validation slice too small (%d jobs): defaults, threshold 0.5", n_val)
         val_metrics = {}
-        data = model.prepare(train[labeled])
-        deep = _fit_deep(model, data, y_all, None, settings.tagger_epochs, rng, progress, "deep")
-        if model.tagger.wide is not None:
-            _set_wide(model, data.wide, y_all, settings.wide_C)
-            model.tagger.mix.copy_(torch.tensor([0.0, 1.0]))  # an SVM alone: margin 0 = 0.5
-        summary.update(best_epoch=deep.epoch, tagger_loss=deep.losses, deep_weight=0.0)
+        _fit_without_validation(model, train[labeled], y_all, rng, progress, summary)
     summary["train_seconds"] = time.perf_counter() - t_start
     model.summary, model.val_metrics = summary, val_metrics
     log.info(
@@ -370,6 +343,75 @@ def _train(
         val_metrics.get("macro_f1", float("nan")),
     )
     return model
+
+
+class _ModelFactory:
+    """A fresh TagModel around the pretrained autoencoder (reset to its pretrained weights)."""
+
+    def __init__(
+        self,
+        ae: ConvAutoencoder,
+        tags: list[str],
+        scaler: NumericScaler,
+        weighting: BagWeighting | None,
+        fs: FeatureSettings,
+        settings: TrainSettings,
+        pos_weight: np.ndarray,
+        n_numeric: int,
+    ) -> None:
+        self.ae, self.ae_state = ae, copy.deepcopy(ae.state_dict())
+        self.tags, self.scaler, self.weighting = tags, scaler, weighting
+        self.fs, self.settings, self.pos_weight, self.n_numeric = (
+            fs,
+            settings,
+            pos_weight,
+            n_numeric,
+        )
+
+    def __call__(self) -> TagModel:
+        s = self.settings
+        torch.manual_seed(s.seed)
+        self.ae.load_state_dict(self.ae_state)
+        cfg = TaggerConfig(
+            n_tags=len(self.tags),
+            code_dim=s.code_dim,
+            n_numeric=self.n_numeric,
+            hidden=tuple(s.hidden),
+            dropout=s.dropout,
+            n_features=self.fs.n_features,
+            wide=s.wide,
+        )
+        n = len(self.tags)
+        return TagModel(
+            self.ae,
+            TaggerNet(cfg),
+            self.tags,
+            np.full(n, 0.5, np.float32),
+            0.5,
+            self.scaler,
+            self.weighting,
+            self.fs,
+            s,
+            self.pos_weight,
+        )
+
+
+def _fit_without_validation(
+    model: TagModel,
+    jobs: FeatureBatch,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    progress: bool,
+    summary: dict[str, Any],
+) -> None:
+    """Too few labeled jobs to validate on: the deep path trains, the SVM alone decides."""
+    s = model.settings
+    data = model.prepare(jobs)
+    deep = _fit_deep(model, data, y, None, s.tagger_epochs, rng, progress, "deep")
+    if model.tagger.wide is not None:
+        _set_wide(model, data.wide, y, s.wide_C)
+        model.tagger.mix.copy_(torch.tensor([0.0, 1.0]))  # an SVM alone: margin 0 = score 0.5
+    summary.update(best_epoch=deep.epoch, tagger_loss=deep.losses, deep_weight=0.0)
 
 
 def _select_and_refit(
