@@ -276,7 +276,7 @@ class Tagger:
 
     def _report(self, jobs: Sequence[Job], metrics: dict[str, Any], out: Path, name: str) -> Path:
         from jobtag.evaluation.report import write_report
-        from jobtag.models.loops import encode
+        from jobtag.models.epochs import encode
 
         jobs = [j for j in jobs if j.labeled]
         model, version = self.load_model()

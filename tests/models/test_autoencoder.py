@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder, dense_rows
+from jobtag.models.epochs import ae_epoch, encode
 from jobtag.models.inputs import padded
-from jobtag.models.loops import ae_epoch, encode
 from tests.models.synthetic import N_FEATURES, make_jobs
 
 

@@ -27,8 +27,9 @@ def test_unlabeled_jobs_train_only_the_autoencoder():
     s = model.summary
     assert s["labeled_jobs"] == 60 and s["unlabeled_jobs"] == 40
     assert s["validation_jobs"] == 6
-    assert s["autoencoder"]["recall_at_k"] >= 0
-    assert {"micro_f1", "macro_f1"} <= set(model.val_metrics)
+    ae = s["autoencoder"]
+    assert 0 < ae["recall_at_k"] <= 1 and ae["baseline_recall_at_k"] > 0
+    assert model.val_metrics["micro_f1"] > 0.5 and "macro_f1" in model.val_metrics
     assert model.tags == ["design", "python", "sales"]
 
 

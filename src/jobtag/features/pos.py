@@ -56,7 +56,7 @@ def class_counts(classes: Iterable[int]) -> np.ndarray:
 TOKEN_RE = re.compile(r"\w+(?:-\w+)*|'s\b|[^\w\s]")
 
 
-class Tagger(Protocol):
+class PosTagger(Protocol):
     """A part-of-speech tagger reduced to the 5 classes (+ other)."""
 
     name: str
@@ -74,14 +74,14 @@ class Tagger(Protocol):
         ...
 
 
-_REGISTRY: dict[str, Callable[[], Tagger]] = {}
-_INSTANCES: dict[str, Tagger] = {}
+_REGISTRY: dict[str, Callable[[], PosTagger]] = {}
+_INSTANCES: dict[str, PosTagger] = {}
 
 
-def register_tagger(name: str) -> Callable[[Callable[[], Tagger]], Callable[[], Tagger]]:
+def register_tagger(name: str) -> Callable[[Callable[[], PosTagger]], Callable[[], PosTagger]]:
     """Class decorator: make a tagger available as `get_tagger(name)`."""
 
-    def deco(factory: Callable[[], Tagger]) -> Callable[[], Tagger]:
+    def deco(factory: Callable[[], PosTagger]) -> Callable[[], PosTagger]:
         _REGISTRY[name] = factory
         return factory
 
@@ -92,7 +92,7 @@ def tagger_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_tagger(name: str) -> Tagger:
+def get_tagger(name: str) -> PosTagger:
     """The (shared, lazily loaded) tagger registered as `name`."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown POS tagger {name!r}; choose one of {', '.join(tagger_names())}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobtag.errors import InputError
-from jobtag.features.pos import ADJ, ADV, NOUN, OTHER, PRON, VERB, Tagger, penn_class
+from jobtag.features.pos import ADJ, ADV, NOUN, OTHER, PRON, VERB, PosTagger, penn_class
 
 # Secondary view: Universal POS gold mapped to the same classes (PRON also covers demonstratives
 # and indefinites such as "this"/"something", which Penn tags DT/NN, so taggers emitting Penn tags
@@ -81,7 +81,7 @@ class Accuracy:
         return self.tokens / self.seconds if self.seconds else float("inf")
 
 
-def pos_accuracy(tagger: Tagger, sentences: list[Sentence]) -> Accuracy:
+def pos_accuracy(tagger: PosTagger, sentences: list[Sentence]) -> Accuracy:
     """Tag each sentence on its gold tokenization; compare 5-class (+ other) with gold XPOS."""
     correct = correct_upos = total = 0
     start = time.perf_counter()

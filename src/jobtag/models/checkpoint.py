@@ -23,7 +23,7 @@ from jobtag.errors import ModelError
 from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder
 from jobtag.models.inputs import BagWeighting
-from jobtag.models.tagger import TaggerConfig, TaggerNet
+from jobtag.models.tagnet import TaggerConfig, TaggerNet
 
 if TYPE_CHECKING:
     from jobtag.models.tagmodel import TagModel

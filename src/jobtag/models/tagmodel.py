@@ -13,9 +13,9 @@ from jobtag.config import FeatureSettings, TrainSettings
 from jobtag.features.batch import FeatureBatch
 from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import ConvAutoencoder
+from jobtag.models.epochs import TaggerData, ae_epoch, encode, tagger_epoch, tagger_scores
 from jobtag.models.inputs import BagWeighting
-from jobtag.models.loops import TaggerData, ae_epoch, encode, tagger_epoch, tagger_scores
-from jobtag.models.tagger import TaggerNet
+from jobtag.models.tagnet import TaggerNet
 from jobtag.models.thresholds import calibrate_thresholds
 from jobtag.records import label_matrix
 

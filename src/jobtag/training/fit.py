@@ -21,10 +21,10 @@ from jobtag.evaluation.metrics import multilabel_metrics
 from jobtag.features.batch import FeatureBatch
 from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder, reconstruction_recall
+from jobtag.models.epochs import TaggerData, ae_epoch, tagger_epoch, tagger_scores
 from jobtag.models.inputs import BagWeighting, padded
-from jobtag.models.loops import TaggerData, ae_epoch, tagger_epoch, tagger_scores
-from jobtag.models.tagger import TaggerConfig, TaggerNet
 from jobtag.models.tagmodel import TagModel
+from jobtag.models.tagnet import TaggerConfig, TaggerNet
 from jobtag.models.thresholds import best_threshold, calibrate_thresholds
 from jobtag.records import label_matrix
 from jobtag.training.wide import fit_wide

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from jobtag.models.autoencoder import ConvAutoencoder, ConvEncoder, dense_rows
 from jobtag.models.inputs import bag_inputs, padded
-from jobtag.models.tagger import TaggerNet
+from jobtag.models.tagnet import TaggerNet
 
 
 def length_batches(

@@ -1,0 +1,60 @@
+"""TaggerNet: paths with no weight are not computed, the deep path alone, new tags' start."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from jobtag.models.inputs import bag_inputs
+from jobtag.models.tagnet import TaggerConfig, TaggerNet
+from tests.models.synthetic import N_FEATURES, make_jobs
+
+
+def _net() -> TaggerNet:
+    torch.manual_seed(0)
+    net = TaggerNet(TaggerConfig(n_tags=3, n_features=N_FEATURES))
+    with torch.no_grad():
+        net.wide.weight.normal_()
+    return net.eval()  # no dropout: logits are a function of the inputs
+
+
+def test_mix_and_offset_make_the_logits():
+    net = _net()
+    batch, _ = make_jobs(5, seed=1)
+    x, wide = torch.randn(5, 111), bag_inputs(batch.bag)
+    net.mix.copy_(torch.tensor([0.5, 2.0]))
+    net.offset.fill_(-1.0)
+    expect = 0.5 * net.deep_logits(x) + 2.0 * net.wide_margins(wide) - 1.0
+    torch.testing.assert_close(net(x, wide), expect)
+
+
+def test_a_path_without_weight_needs_no_input():
+    net = _net()
+    batch, _ = make_jobs(4, seed=2)
+    net.mix.copy_(torch.tensor([0.0, 1.0]))
+    assert not net.uses_deep
+    assert net(None, bag_inputs(batch.bag)).shape == (4, 3)  # no code needed
+    net.mix.copy_(torch.tensor([1.0, 0.0]))
+    with pytest.raises(ValueError, match="deep path"):
+        net(None, bag_inputs(batch.bag))
+
+
+def test_deep_alone_restores_the_served_mix_even_on_error():
+    net = _net()
+    net.mix.copy_(torch.tensor([0.0, 3.0]))
+    net.offset.fill_(0.7)
+    with pytest.raises(RuntimeError), net.deep_alone():
+        assert net.mix.tolist() == [1.0, 0.0] and float(net.offset) == 0.0
+        raise RuntimeError("boom")
+    assert net.mix.tolist() == [0.0, 3.0] and float(net.offset) == pytest.approx(0.7)
+
+
+def test_new_tags_start_at_new_tag_bias_whatever_the_calibration():
+    net = _net()
+    batch, _ = make_jobs(4, seed=3)
+    net.mix.copy_(torch.tensor([0.0, 2.5]))
+    net.offset.fill_(1.3)
+    net.add_tags(2)
+    logits = net(None, bag_inputs(batch.bag))
+    assert logits.shape == (4, 5)
+    torch.testing.assert_close(logits[:, 3:], torch.full((4, 2), net.cfg.new_tag_bias))
