@@ -71,13 +71,13 @@ def import_cmd(
     for path in files:
         bar = progress_bar(None, f"import {path.name}")
         try:
-            results[str(path)] = _as_dict(store.import_file(path, progress=bar))
+            results[str(path)] = _as_dict(store.import_file(path, progress=bar.update))
         finally:
             bar.close()
     if from_db:
         bar = progress_bar(None, "import from db")
         try:
-            results[from_db] = _as_dict(store.import_from_db(from_db, query, progress=bar))
+            results[from_db] = _as_dict(store.import_from_db(from_db, query, progress=bar.update))
         finally:
             bar.close()
     if as_json:

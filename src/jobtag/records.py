@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from jobtag.errors import InputError
+
+# How long work reports progress everywhere: called with the number of items just done.
+Progress = Callable[[int], None] | None
 
 
 def content_hash(title: str, description: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,14 +20,12 @@ from jobtag.features.pipeline import Featurizer
 from jobtag.jobfiles import read_jobs
 from jobtag.models.checkpoint import load_model, save_model
 from jobtag.models.tagmodel import TagModel
-from jobtag.records import Job, label_matrix
+from jobtag.records import Job, Progress, label_matrix
 from jobtag.records import make_job as make_job  # the Python API builds jobs with it
 from jobtag.store import JobStore
 from jobtag.training.fit import train_model
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int], None] | None
 
 
 @dataclass

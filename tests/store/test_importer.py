@@ -167,7 +167,7 @@ def test_gzip_jsonl_and_progress(store, tmp_path):
         fh.write(json.dumps({"job_id": "8", "job_title": "Baker", "job_description": "Bread",
                              "job_tag_name": None}) + "\n")  # fmt: skip
     bar = Bar()
-    store.import_file(path, progress=bar)
+    store.import_file(path, progress=bar.update)
     assert bar.n == 2
     assert store.get_job("7").tags == frozenset({"kitchen", "food"})
     assert store.get_job("8").tags is None

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 
 from jobtag.errors import InputError
-from jobtag.records import Job
+from jobtag.records import Job, Progress
 from jobtag.store import readers
 from jobtag.store import schema as S
 from jobtag.store.sqlutil import TagCache, chunks, transaction, upsert
@@ -34,13 +34,6 @@ from jobtag.store.sqlutil import TagCache, chunks, transaction, upsert
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 1000
-
-
-class _Updatable(Protocol):
-    def update(self, n: int) -> Any: ...
-
-
-Progress = Callable[[int], Any] | _Updatable | None
 
 
 @dataclass
@@ -63,12 +56,7 @@ class ImportResult:
 
 
 def _notify(progress: Progress, n: int) -> None:
-    if progress is None:
-        return
-    update = getattr(progress, "update", None)
-    if callable(update):
-        update(n)
-    elif callable(progress):
+    if progress is not None:
         progress(n)
 
 
