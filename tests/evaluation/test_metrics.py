@@ -65,3 +65,17 @@ def test_binary_accuracy_misleads_on_rare_tags():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shape"):
         multilabel_metrics(Y, P[:, :2])
+
+
+def test_one_tag_is_still_multi_label():
+    """A single tag column (a new tag scored alone) is not sklearn's binary case."""
+    y = np.array([[1], [0], [1], [0]], dtype=bool)
+    p = np.array([[1], [1], [0], [0]], dtype=bool)
+    m = multilabel_metrics(y, p, np.array([[0.9], [0.8], [0.2], [0.1]]), tag_names=["coffee"])
+    assert m["micro_f1"] == pytest.approx(0.5) and m["macro_f1"] == pytest.approx(0.5)
+    # jobs: j0 1, j1 0, j2 0, j3 (nothing true, nothing predicted) 1
+    assert m["samples_f1"] == pytest.approx(0.5)
+    assert m["hamming_loss"] == pytest.approx(0.5) and m["subset_accuracy"] == pytest.approx(0.5)
+    assert m["per_tag"] == [
+        {"tag": "coffee", "precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2, "predicted": 2}
+    ]

@@ -9,6 +9,11 @@ import numpy as np
 from sklearn import metrics as skm
 
 
+def _as_multilabel(y: np.ndarray) -> np.ndarray:
+    """sklearn reads a one-column indicator as a binary target: add a column no job has."""
+    return np.hstack([y, np.zeros((len(y), 1), dtype=bool)]) if y.shape[1] == 1 else y
+
+
 def _check(y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None) -> None:
     if y_true.ndim != 2 or y_true.shape != y_pred.shape:
         raise ValueError(
@@ -25,7 +30,7 @@ def per_tag_metrics(
     y_true, y_pred = np.asarray(y_true, bool), np.asarray(y_pred, bool)
     _check(y_true, y_pred, None)
     prec, rec, f1, support = skm.precision_recall_fscore_support(
-        y_true, y_pred, average=None, zero_division=0
+        _as_multilabel(y_true), _as_multilabel(y_pred), average=None, zero_division=0
     )
     predicted = y_pred.sum(0)
     names = list(tag_names) if tag_names is not None else [str(i) for i in range(y_true.shape[1])]
@@ -60,6 +65,9 @@ def multilabel_metrics(
     n, t = y_true.shape
     present = np.flatnonzero(y_true.any(0))
     empty = n == 0 or t == 0
+    hamming = float((y_true != y_pred).mean()) if y_true.size else 0.0
+    given = y_true, y_pred
+    y_true, y_pred = _as_multilabel(y_true), _as_multilabel(y_pred)
 
     def score(fn: Any, **kw: Any) -> float:
         return 0.0 if empty else float(fn(y_true, y_pred, **{"zero_division": 0, **kw}))
@@ -75,9 +83,9 @@ def multilabel_metrics(
         "precision_micro": score(skm.precision_score, average="micro"),
         "recall_micro": score(skm.recall_score, average="micro"),
         "p_at_1": None,
-        "hamming_loss": 0.0 if empty else float(skm.hamming_loss(y_true, y_pred)),
+        "hamming_loss": hamming,
         "subset_accuracy": 0.0 if empty else float(skm.accuracy_score(y_true, y_pred)),
-        "binary_accuracy": float((y_true == y_pred).mean()) if y_true.size else 0.0,
+        "binary_accuracy": 1.0 - hamming if not empty else 0.0,
     }
     if scores is not None and n and t:
         has = y_true.any(1)
@@ -85,5 +93,5 @@ def multilabel_metrics(
         hit = y_true[np.arange(n), top]
         out["p_at_1"] = float(hit[has].mean()) if has.any() else 0.0
     if tag_names is not None:
-        out["per_tag"] = per_tag_metrics(y_true, y_pred, tag_names)
+        out["per_tag"] = per_tag_metrics(*given, tag_names)
     return out
