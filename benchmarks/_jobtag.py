@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import json
 import statistics
 import tempfile
@@ -77,17 +76,13 @@ def median_time(
 
 
 def run_jobtag(bench: BenchSet, tags: list[str], method: str, args: argparse.Namespace) -> dict:
-    try:
-        import torch
+    import torch
 
-        from jobtag.config import FeatureSettings, TrainSettings
-        from jobtag.models.checkpoint import save_model
+    from jobtag.config import FeatureSettings, TrainSettings
+    from jobtag.features.pipeline import Featurizer
+    from jobtag.models.checkpoint import save_model
+    from jobtag.training.fit import train_model
 
-        # imported by name: these modules are written in parallel and may not exist yet
-        Featurizer = importlib.import_module("jobtag.features.pipeline").Featurizer
-        train_model = importlib.import_module("jobtag.training.fit").train_model
-    except (ImportError, AttributeError) as exc:
-        return {"skipped": f"jobtag is not importable yet ({exc})"}
     configs = jobtag_configs(args.jobtag_variant)
     if method not in configs:
         return {"skipped": f"{method}: no such jobtag configuration here ({', '.join(configs)})"}

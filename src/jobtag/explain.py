@@ -34,7 +34,6 @@ class PathWeights:
 
     deep: float
     wide: float
-    scale: float = 1.0  # a further factor on every contribution (1: none in TaggerNet today)
 
 
 def path_weights(model: TagModel) -> PathWeights:
@@ -89,7 +88,7 @@ def _wide_contributions(model: TagModel, batch: FeatureBatch, w: PathWeights) ->
     for i in range(len(batch)):
         lo, hi = bag.indptr[i], bag.indptr[i + 1]
         idx, vals = bag.indices[lo:hi], bag.data[lo:hi]
-        out.append((idx, vals[:, None] * weight[idx] * (w.wide * w.scale)))
+        out.append((idx, vals[:, None] * weight[idx] * w.wide))
     return out
 
 
@@ -130,7 +129,7 @@ def _deep_contributions(
             result = torch.stack(parts, -1).detach().numpy()  # (n, L, len(columns))
     finally:
         handle.remove()
-    return result * (w.deep * w.scale)
+    return result * w.deep
 
 
 def explain_batch(

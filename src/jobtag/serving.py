@@ -41,12 +41,9 @@ class BackgroundUpdates:
         return self._thread is not None and self._thread.is_alive()
 
     def _due(self, tagger: Tagger) -> bool:
-        from jobtag import updating
+        from jobtag.updating import update_due
 
-        due_fn = getattr(updating, "update_due", None)
-        if due_fn is not None:
-            return due_fn(tagger) is not None
-        return tagger.store.jobs_since_last_update() >= self.settings.update.every_n_jobs
+        return update_due(tagger) is not None
 
     def poke(self, tagger: Tagger) -> bool:
         """Start an update when one is due and none runs; True when this call started it."""

@@ -186,7 +186,7 @@ class _Mix:
     scale: float  # std(wide margins) / std(deep logits) on validation
     a: float  # calibrated logit = a * (margins + deep_weight * scale * deep) + b
     b: float
-    score: float
+    wide_fit: tuple[np.ndarray, np.ndarray] | None  # the chosen C's (coef, intercept) on fit rows
     tried: dict[str, float]
     val_scores: np.ndarray  # (n_val, T) calibrated scores of the chosen mix
 
@@ -207,7 +207,7 @@ def _choose_mix(
     weights: Sequence[float] = (0.0,)
     if deep_val is not None and settings.deep_weights:
         weights = sorted({0.0, *settings.deep_weights})
-    best: dict[bool, tuple[float, float, float, float, np.ndarray]] = {}  # with deep? -> best
+    best: dict[bool, tuple[Any, ...]] = {}  # with deep? -> (score, C, w, scale, z, coef, b)
     tried: dict[str, float] = {}
     for C in settings.wide_C_grid:
         coef, intercept = fit_wide(x_fit, y_fit, C)
@@ -219,13 +219,13 @@ def _choose_mix(
             tried[f"C={C:g},deep={w:g}"] = round(score, 4)
             key = w > 0
             if key not in best or score > best[key][0] + 1e-9:
-                best[key] = (score, C, w, scale, z)
+                best[key] = (score, C, w, scale, z, coef, intercept)
     use_deep = True in best and best[True][0] >= best[False][0] + settings.deep_min_gain
-    score, C, w, scale, z = best[use_deep]
+    _, C, w, scale, z, coef, intercept = best[use_deep]
     platt = LogisticRegression(C=1.0).fit(z.reshape(-1, 1), y_val.reshape(-1))
     a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
     val_scores = 1 / (1 + np.exp(-(a * z + b)))
-    return _Mix(C, w, scale, a, b, score, tried, val_scores.astype(np.float32))
+    return _Mix(C, w, scale, a, b, (coef, intercept), tried, val_scores.astype(np.float32))
 
 
 def _apply_mix(model: TagModel, mix: _Mix) -> None:
@@ -235,8 +235,7 @@ def _apply_mix(model: TagModel, mix: _Mix) -> None:
     model.settings.wide_C = mix.C  # what an update's warm refit minimises
 
 
-def _set_wide(model: TagModel, x: Any, y: np.ndarray, C: float) -> None:
-    coef, intercept = fit_wide(x, y, C)
+def _set_wide(model: TagModel, coef: np.ndarray, intercept: np.ndarray) -> None:
     with torch.no_grad():
         model.tagger.wide.weight.copy_(torch.from_numpy(coef))
         model.tagger.wide_bias.copy_(torch.from_numpy(intercept))
@@ -409,7 +408,7 @@ def _fit_without_validation(
     data = model.prepare(jobs)
     deep = _fit_deep(model, data, y, None, s.tagger_epochs, rng, progress, "deep")
     if model.tagger.wide is not None:
-        _set_wide(model, data.wide, y, s.wide_C)
+        _set_wide(model, *fit_wide(data.wide, y, s.wide_C))
         model.tagger.mix.copy_(torch.tensor([0.0, 1.0]))  # an SVM alone: margin 0 = score 0.5
     summary.update(best_epoch=deep.epoch, tagger_loss=deep.losses, deep_weight=0.0)
 
@@ -436,7 +435,7 @@ def _select_and_refit(
     )
     if model.tagger.wide is None:  # the seed architecture alone: the deep path's own scores
         scores = (1 / (1 + np.exp(-deep.val_logits))).astype(np.float32)
-        mix = _Mix(0.0, 1.0, 1.0, 1.0, 0.0, max(deep.curve, default=0.0), {}, scores)
+        mix = _Mix(0.0, 1.0, 1.0, 1.0, 0.0, None, {}, scores)
     else:
         mix = _choose_mix(fit_data.wide, y_fit, val_data.wide, y_val, deep.val_logits, s)
         log.info(
@@ -469,9 +468,9 @@ def _select_and_refit(
             all_data = model.prepare(train[labeled], fixed_codes=False)
         model.thresholds, model.global_threshold = thresholds, glob
         if model.tagger.wide is not None:
-            _set_wide(model, all_data.wide, y_all, mix.C)
-    elif model.tagger.wide is not None:
-        _set_wide(model, fit_data.wide, y_fit, mix.C)
+            _set_wide(model, *fit_wide(all_data.wide, y_all, mix.C))
+    elif mix.wide_fit is not None:  # no refit: the SVM validation chose, fitted on the fit rows
+        _set_wide(model, *mix.wide_fit)
     if model.tagger.wide is not None:
         _apply_mix(model, mix)
     summary["mix"] = model.tagger.mix.tolist() + [float(model.tagger.offset)]
