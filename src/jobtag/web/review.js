@@ -189,7 +189,10 @@ async function loadQueue() {
   $("prev").disabled = view.offset === 0;
   $("next").disabled = last >= page.total;
   view.current = -1;
-  if (page.items.length) focusItem(0);
+  // keep the focus where a person is typing (a filter, the try-a-job box): a load finishing
+  // meanwhile must not turn their next letters into review shortcuts
+  const typing = document.activeElement?.matches("input, textarea, select");
+  if (page.items.length && !typing) focusItem(0);
 }
 
 async function load() {
