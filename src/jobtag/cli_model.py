@@ -24,12 +24,10 @@ def train(
     obj: Context, seed: int | None, ae_epochs: int | None, epochs: int | None, as_json: bool
 ) -> None:
     """Train a new model on the jobs in the store (autoencoder, then tagger) and activate it."""
-    from jobtag.config import apply_overrides
-
-    apply_overrides(
-        obj.settings,
-        {"train.seed": seed, "train.ae_epochs": ae_epochs, "train.tagger_epochs": epochs},
-    )
+    flags = {"seed": seed, "ae_epochs": ae_epochs, "tagger_epochs": epochs}  # beat the config
+    for name, value in flags.items():
+        if value is not None:
+            setattr(obj.settings.train, name, value)
     result = obj.tagger.train(progress=sys.stderr.isatty() and not as_json)
     out = {
         "version": result.version,

@@ -1,18 +1,38 @@
-"""One typed configuration: defaults here, overridden by a TOML file, then env vars, then flags."""
+"""One typed configuration: defaults here, overridden by a TOML file, then env vars, then flags.
+
+`Settings` is a pydantic-settings model: `load_settings` stacks its sources (defaults, the TOML
+file, the environment with nested keys such as JOBTAG_TRAIN__SEED=3, the flags) and pydantic
+checks and converts every value. The three sections stay plain dataclasses (checkpoints save
+them with `dataclasses.asdict`), so a new setting is one line in its section.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from jobtag.errors import ConfigError
 
+ENV_PREFIX = "JOBTAG_"
+NESTED = "__"  # JOBTAG_TRAIN__SEED=3 -> train.seed
 
-def default_home(environ: dict[str, str] | None = None) -> Path:
+
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
     """The data folder: $JOBTAG_HOME, else $XDG_DATA_HOME/jobtag, else ~/.local/share/jobtag."""
     env = os.environ if environ is None else environ
     if env.get("JOBTAG_HOME"):
@@ -20,6 +40,16 @@ def default_home(environ: dict[str, str] | None = None) -> Path:
     xdg = env.get("XDG_DATA_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
     return base / "jobtag"
+
+
+def _comma_separated(value: Any) -> Any:
+    """A list setting given as text (an env var or a flag): "8,8,8" -> ["8", "8", "8"]."""
+    return [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+
+
+Ints = Annotated[tuple[int, ...], BeforeValidator(_comma_separated)]
+Floats = Annotated[tuple[float, ...], BeforeValidator(_comma_separated)]
+Folder = Annotated[Path, AfterValidator(lambda path: path.expanduser())]
 
 
 @dataclass
@@ -46,7 +76,7 @@ class TrainSettings:
     lr: float = 2e-3
     patience: int = 5
     dropout: float = 0.2
-    hidden: tuple[int, ...] = (200, 150, 100, 50, 25)
+    hidden: Ints = (200, 150, 100, 50, 25)
     min_tag_jobs: int = 1  # tags with fewer labeled jobs are not learned
     min_calibration_positives: int = 3  # rarer tags use the global threshold
     threshold_shrink: float = 10.0  # pull per-tag thresholds toward the global one (pseudo-count)
@@ -57,9 +87,9 @@ class TrainSettings:
     ae_lr: float = 2e-3
     wide: bool = True  # linear path on the TF-IDF bag summed into the logits (False = seed model)
     wide_C: float = 1.0  # the wide SVM's C when there is no validation slice to choose it on
-    wide_C_grid: tuple[float, ...] = (0.3, 1.0, 3.0)  # C values tried on the validation slice
+    wide_C_grid: Floats = (0.3, 1.0, 3.0)  # C values tried on the validation slice
     # weights of the deep path beside the wide one tried on validation (units: std ratio)
-    deep_weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
+    deep_weights: Floats = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
     deep_min_gain: float = 0.01  # validation gain (mean of micro and macro F1) a deep weight needs
     finetune_encoder: bool = False  # train the encoder end to end with the tagger (slower)
     encoder_lr_scale: float = 0.5  # the fine-tuned encoder's learning rate / lr
@@ -88,15 +118,18 @@ class UpdateSettings:
     fold_iterations: int = 10  # ... and of folding the judge jobs into a promoted model
 
 
-@dataclass
-class Settings:
-    """Everything configurable in jobtag."""
+class Settings(BaseSettings):
+    """Everything configurable in jobtag (build it with `load_settings`)."""
 
-    home: Path = field(default_factory=default_home)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX.lower(), env_nested_delimiter=NESTED, extra="forbid"
+    )
+
+    home: Folder = Field(default_factory=default_home)
     db_url: str | None = None  # default: sqlite file in `home`
-    features: FeatureSettings = field(default_factory=FeatureSettings)
-    train: TrainSettings = field(default_factory=TrainSettings)
-    update: UpdateSettings = field(default_factory=UpdateSettings)
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    update: UpdateSettings = Field(default_factory=UpdateSettings)
 
     @property
     def database_url(self) -> str:
@@ -106,89 +139,124 @@ class Settings:
     def models_dir(self) -> Path:
         return self.home / "models"
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The layers, first wins: flags, environment, TOML file, defaults (see load_settings)."""
+        layers = _LAYERS.get(None)
+        if layers is None:  # Settings(...) on its own: the defaults and what is passed
+            return (init_settings,)
+        environ, config_file = layers
+        sources: list[PydanticBaseSettingsSource] = [
+            init_settings,
+            _Environment(settings_cls, environ),
+        ]
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        # the home default follows the given environment, not the process's
+        sources.append(InitSettingsSource(settings_cls, {"home": default_home(environ)}))
+        return tuple(sources)
 
-def _coerce(value: Any, target: Any, name: str) -> Any:
-    """Convert a TOML/env value to the type of the default it replaces."""
-    try:
-        if isinstance(target, bool):
-            if isinstance(value, str):
-                if value.lower() in ("1", "true", "yes", "on"):
-                    return True
-                if value.lower() in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError(value)
-            return bool(value)
-        if isinstance(target, tuple):
-            items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(type(target[0])(v) for v in items) if target else tuple(items)
-        if isinstance(target, Path):
-            return Path(value).expanduser()
-        if target is None:
-            return value
-        return type(target)(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name!r}: cannot use {value!r} ({exc})") from exc
+
+# what the sources of the Settings being built by load_settings read: (environment, TOML file)
+_LAYERS: ContextVar[tuple[Mapping[str, str], Path | None]] = ContextVar("jobtag_config_layers")
 
 
-def apply_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
-    """Apply dotted overrides such as {"train.seed": 3, "db_url": "..."}; None values are ignored."""
+def _sections() -> set[str]:
+    return {
+        name
+        for name, info in Settings.model_fields.items()
+        if isinstance(info.annotation, type) and is_dataclass(info.annotation)
+    }
+
+
+class _Environment(EnvSettingsSource):
+    """JOBTAG_DB and JOBTAG_<SECTION>__<KEY> from a given environment (not only os.environ).
+
+    JOBTAG_HOME and JOBTAG_CONFIG choose the folder and the file (`default_home`, `load_settings`);
+    a nested key of an unknown section is an error, as a typo should be.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        env: dict[str, str | None] = {}
+        if self._environ.get("JOBTAG_DB"):
+            env[f"{ENV_PREFIX}db_url".lower()] = self._environ["JOBTAG_DB"]
+        sections = _sections()
+        for key, value in self._environ.items():
+            if not (key.startswith(ENV_PREFIX) and NESTED in key):
+                continue
+            dotted = key[len(ENV_PREFIX) :].lower().replace(NESTED, ".")
+            section = dotted.split(".")[0]
+            if section in Settings.model_fields and section not in sections:
+                raise ConfigError(f"unknown setting {dotted!r} (from {key})")
+            if section not in sections:
+                raise ConfigError(f"unknown setting section {section!r} in {dotted!r} (from {key})")
+            env[key.lower()] = value
+        return env
+
+
+def _nested(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """{"train.seed": 3, "db_url": None} -> {"train": {"seed": 3}}; None values are left out."""
+    out: dict[str, Any] = {}
     for key, value in overrides.items():
         if value is None:
             continue
-        parts = key.split(".")
-        obj: Any = settings
-        for part in parts[:-1]:
-            if not hasattr(obj, part):
-                raise ConfigError(f"unknown setting section {part!r} in {key!r}")
-            obj = getattr(obj, part)
-        leaf = parts[-1]
-        if not dataclasses.is_dataclass(obj) or leaf not in {
-            f.name for f in dataclasses.fields(obj)
-        }:
-            raise ConfigError(f"unknown setting {key!r}")
-        setattr(obj, leaf, _coerce(value, getattr(obj, leaf), key))
-    return settings
+        *sections, leaf = key.split(".")
+        node = out
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[leaf] = value
+    return out
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in data.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+def _config_error(exc: ValidationError) -> ConfigError:
+    """pydantic's errors, each named by its dotted setting."""
+    problems = []
+    for err in exc.errors():
+        key = ".".join(part for part in err["loc"] if isinstance(part, str))
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            whole_section = isinstance(err["input"], dict) and "." not in key
+            problems.append(f"unknown setting{' section' if whole_section else ''} {key!r}")
         else:
-            out[f"{prefix}{k}"] = v
-    return out
+            problems.append(f"setting {key!r}: cannot use {err['input']!r} ({err['msg']})")
+    return ConfigError("; ".join(problems))
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if environ.get("JOBTAG_DB"):
-        out["db_url"] = environ["JOBTAG_DB"]
-    for key, value in environ.items():
-        # JOBTAG_TRAIN__SEED=3 -> train.seed
-        if key.startswith("JOBTAG_") and "__" in key:
-            out[key[len("JOBTAG_") :].lower().replace("__", ".")] = value
-    return out
+def _config_file(
+    config_file: str | os.PathLike[str] | None, environ: Mapping[str, str]
+) -> Path | None:
+    """The TOML file to read: explicit, $JOBTAG_CONFIG (both must exist), or HOME/jobtag.toml."""
+    path = config_file or environ.get("JOBTAG_CONFIG")
+    candidate = Path(path) if path else default_home(environ) / "jobtag.toml"
+    if path and not candidate.is_file():
+        raise ConfigError(f"config file not found: {candidate}")
+    return candidate if candidate.is_file() else None
 
 
 def load_settings(
     config_file: str | os.PathLike[str] | None = None,
     overrides: dict[str, Any] | None = None,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Defaults, then the TOML file (explicit, $JOBTAG_CONFIG or HOME/jobtag.toml), env, flags."""
     environ = dict(os.environ) if environ is None else environ
-    settings = Settings(home=default_home(environ))
-    path = config_file or environ.get("JOBTAG_CONFIG")
-    candidate = Path(path) if path else settings.home / "jobtag.toml"
-    if path and not candidate.is_file():
-        raise ConfigError(f"config file not found: {candidate}")
-    if candidate.is_file():
-        try:
-            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {candidate}: {exc}") from exc
-        apply_overrides(settings, _flatten(data))
-    apply_overrides(settings, _env_overrides(environ))
-    apply_overrides(settings, overrides or {})
-    return settings
+    path = _config_file(config_file, environ)
+    token = _LAYERS.set((environ, path))
+    try:
+        return Settings(**_nested(overrides or {}))
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path}: {exc}") from exc
+    finally:
+        _LAYERS.reset(token)
