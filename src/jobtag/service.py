@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ from jobtag.httpguard import BodyLimit, install_error_handlers, install_offline_
 from jobtag.records import MAX_ID_CHARS, text_problem
 from jobtag.review import review_counts_data, review_page_data
 from jobtag.serving import BackgroundUpdates, PredictionBatcher
+from jobtag.store import JobStore
 from jobtag.store.tokens import SCOPES, TokenInfo, scope_allows
 from jobtag.tagger import Tagger, make_job
 
@@ -68,6 +70,23 @@ def _checked(value: str | None, name: str, limit: int = MAX_ID_CHARS) -> None:
         raise InputError(problem)
 
 
+@dataclass(frozen=True)
+class _Parts:
+    """What the routes share: the Tagger, its batching worker and updates, the scope checks."""
+
+    tagger: Tagger
+    batcher: PredictionBatcher
+    updates: BackgroundUpdates
+    auth: bool
+    read: Any  # Depends(...) that requires a token of this scope (or better)
+    write: Any
+    admin: Any
+
+    @property
+    def store(self) -> JobStore:
+        return self.tagger.store
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -78,12 +97,31 @@ def create_app(
     """Build the app around one Tagger whose model and writes are owned by a batching worker."""
     settings = settings or load_settings()
     tagger = Tagger(settings)
-    store = tagger.store
     updates = BackgroundUpdates(settings)
     batcher = PredictionBatcher(tagger, updates)
-    authn = Authenticator(store, enabled=auth)
+    authn = Authenticator(tagger.store, enabled=auth)
     if not auth:
         log.warning("AUTHENTICATION IS OFF (--no-auth): anyone reaching the port can write data")
+    app = _app(settings, tagger, batcher, updates, max_body_bytes, allowed_hosts)
+    read, write, admin = (_requires(authn, scope) for scope in ("read", "write", "admin"))
+    parts = _Parts(tagger, batcher, updates, auth, read, write, admin)
+    _add_job_routes(app, parts)
+    _add_review_routes(app, parts)
+    _add_model_routes(app, parts)
+    _add_token_routes(app, parts)
+    _add_review_page(app)
+    return app
+
+
+def _app(
+    settings: Settings,
+    tagger: Tagger,
+    batcher: PredictionBatcher,
+    updates: BackgroundUpdates,
+    max_body_bytes: int,
+    allowed_hosts: list[str] | tuple[str, ...],
+) -> FastAPI:
+    """The app without routes: the worker's lifespan, error pages, offline docs, guards, assets."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # noqa: ANN202 - an async context manager
@@ -108,16 +146,25 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.mount("/static", StaticFiles(directory=WEB), name="static")
-    bearer = HTTPBearer(auto_error=False, description="a token from `jobtag token create`")
+    return app
 
-    def need(scope: str) -> Any:
-        def check(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> TokenInfo:
-            header = f"Bearer {creds.credentials}" if creds is not None else None
-            return authn.require(header, scope)
 
-        return Depends(check)
+_BEARER = HTTPBearer(auto_error=False, description="a token from `jobtag token create`")
 
-    Read, Write, Admin = need("read"), need("write"), need("admin")  # noqa: N806
+
+def _requires(authn: Authenticator, scope: str) -> Any:
+    """A route dependency: the caller's bearer token must grant `scope`; returns its TokenInfo."""
+
+    def check(creds: HTTPAuthorizationCredentials | None = Depends(_BEARER)) -> TokenInfo:
+        header = f"Bearer {creds.credentials}" if creds is not None else None
+        return authn.require(header, scope)
+
+    return Depends(check)
+
+
+def _add_job_routes(app: FastAPI, parts: _Parts) -> None:
+    """/health, /predict, /feedback, /jobs/{id}, /recent."""
+    tagger, batcher, updates, store = parts.tagger, parts.batcher, parts.updates, parts.store
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -126,12 +173,12 @@ def create_app(
             "ok": True,
             "model_version": active.version if active else None,
             "model": Path(active.path).name if active else None,
-            "auth": auth,
+            "auth": parts.auth,
             "update_running": updates.running,
         }
 
     @app.post("/predict")
-    async def predict(body: PredictIn, who: TokenInfo = Read) -> dict[str, Any]:
+    async def predict(body: PredictIn, who: TokenInfo = parts.read) -> dict[str, Any]:
         jobs = [make_job(j.title, j.description, j.job_id, j.company_id, j.company_name)
                 for j in body.jobs]  # fmt: skip
         record = body.record and scope_allows(who.scope, "write")
@@ -143,7 +190,7 @@ def create_app(
         }
 
     @app.post("/feedback")
-    def feedback(body: FeedbackIn, who: TokenInfo = Write) -> dict[str, Any]:
+    def feedback(body: FeedbackIn, who: TokenInfo = parts.write) -> dict[str, Any]:
         _checked(body.job_id, "job_id")
         _checked(body.who, "who")
         for tag in body.tags:
@@ -156,16 +203,21 @@ def create_app(
             "tags": sorted({t.strip() for t in body.tags if t.strip()}),
         }
 
-    @app.get("/jobs/{job_id}", dependencies=[Read])
+    @app.get("/jobs/{job_id}", dependencies=[parts.read])
     def job(job_id: Annotated[str, PathParam()]) -> dict[str, Any]:
         _checked(job_id, "job_id")
         return tagger.job_details(job_id)
 
-    @app.get("/recent", dependencies=[Read])
+    @app.get("/recent", dependencies=[parts.read])
     def recent(limit: Annotated[int, Query(ge=1, le=500)] = 50) -> dict[str, Any]:
         return {"jobs": tagger.recent_predictions(limit)}
 
-    @app.get("/review/queue", dependencies=[Read])
+
+def _add_review_routes(app: FastAPI, parts: _Parts) -> None:
+    """/review/queue, /review/counts, /tags, /stats: what the review page reads."""
+    tagger = parts.tagger
+
+    @app.get("/review/queue", dependencies=[parts.read])
     def review_queue(
         state: Annotated[str, Query(pattern="^(unreviewed|reviewed|all)$")] = "unreviewed",
         tag: Annotated[str | None, Query(max_length=MAX_ID_CHARS)] = None,
@@ -176,54 +228,68 @@ def create_app(
         _checked(tag, "tag")
         return review_page_data(tagger, state, tag or None, offset, limit, explain)
 
-    @app.get("/review/counts", dependencies=[Read])
+    @app.get("/review/counts", dependencies=[parts.read])
     def review_counts() -> dict[str, Any]:
-        return review_counts_data(tagger, updates.running)
+        return review_counts_data(tagger, parts.updates.running)
 
-    @app.get("/tags", dependencies=[Read])
+    @app.get("/tags", dependencies=[parts.read])
     def tags() -> dict[str, Any]:
-        return {"tags": store.known_tags()}
+        return {"tags": parts.store.known_tags()}
 
-    @app.get("/stats", dependencies=[Read])
+    @app.get("/stats", dependencies=[parts.read])
     def stats() -> dict[str, Any]:
         return tagger.stats()
 
-    @app.get("/models", dependencies=[Read])
+
+def _add_model_routes(app: FastAPI, parts: _Parts) -> None:
+    """/models (list, promote, rollback) and /update."""
+    store = parts.store
+
+    @app.get("/models", dependencies=[parts.read])
     def models() -> dict[str, Any]:
         listed = [{**m.__dict__, "path": Path(m.path).name} for m in store.list_models()]
         return {"models": listed, "history": store.update_history()}
 
-    @app.post("/update", dependencies=[Admin])
+    @app.post("/update", dependencies=[parts.admin])
     def update() -> dict[str, Any]:
-        return updates.run_now().to_dict()
+        return parts.updates.run_now().to_dict()
 
-    @app.post("/models/{version}/promote", dependencies=[Admin])
+    @app.post("/models/{version}/promote", dependencies=[parts.admin])
     def promote(version: int) -> dict[str, Any]:
         m = store.promote(version)
         return {"ok": True, "model_version": m.version}
 
-    @app.post("/models/rollback", dependencies=[Admin])
+    @app.post("/models/rollback", dependencies=[parts.admin])
     def rollback() -> dict[str, Any]:
         m = store.rollback()
         return {"ok": True, "model_version": m.version}
 
-    @app.get("/tokens", dependencies=[Admin])
+
+def _add_token_routes(app: FastAPI, parts: _Parts) -> None:
+    """/tokens: list, create, revoke (admin only)."""
+    store = parts.store
+
+    @app.get("/tokens", dependencies=[parts.admin])
     def tokens() -> dict[str, Any]:
         return {"tokens": [{"name": t.name, "scope": t.scope, "created_at": t.created_at}
                            for t in store.list_tokens()]}  # fmt: skip
 
-    @app.post("/tokens", dependencies=[Admin])
+    @app.post("/tokens", dependencies=[parts.admin])
     def create_token(body: TokenIn) -> dict[str, Any]:
         if body.scope not in SCOPES:
             raise InputError(f"scope must be one of {', '.join(SCOPES)}")
         return {"name": body.name, "scope": body.scope,
                 "token": store.create_token(body.name, body.scope)}  # fmt: skip
 
-    @app.delete("/tokens/{name}", dependencies=[Admin])
+    @app.delete("/tokens/{name}", dependencies=[parts.admin])
     def revoke_token(name: str) -> dict[str, Any]:
         _checked(name, "name")
         store.revoke_token(name)
         return {"ok": True, "name": name}
+
+
+def _add_review_page(app: FastAPI) -> None:
+    """/: the review page (its script and styles come from /static)."""
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def review_page() -> HTMLResponse:
@@ -231,8 +297,6 @@ def create_app(
             (WEB / "review.html").read_text(encoding="utf-8"),
             headers={"Content-Security-Policy": PAGE_CSP, "X-Frame-Options": "DENY"},
         )
-
-    return app
 
 
 def serve(
