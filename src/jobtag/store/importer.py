@@ -16,6 +16,7 @@ Policy (documented for users):
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -156,94 +157,151 @@ class ImporterMixin:
         where: str,
         number: int,
     ) -> None:
-        j, jt = S.jobs, S.job_tags
+        """One batch in one transaction: upsert its jobs, then replace their imported tags."""
         jobs = {p.job_id: p.to_job() for p in batch}
         with transaction(self.engine, f"import of {where} (batch {number})", self._tags) as (
             conn,
             created,
         ):
-            existing: dict[str, Any] = {}
-            cols = (j.c.source_job_id, j.c.id, j.c.content_hash, j.c.company_id, j.c.company_name)
-            for part in chunks(list(jobs)):
-                for row in conn.execute(sa.select(*cols).where(j.c.source_job_id.in_(part))):
-                    existing[row.source_job_id] = row
+            existing = _existing_jobs(conn, list(jobs))
+            # jobs an earlier batch of this import wrote: their rows must agree, their tags add up
             repeated = {sid for sid in jobs if sid in existing and hash(sid) in seen}
             now = S.utcnow()
-            writes: list[dict[str, Any]] = []
-            for p in batch:
-                job, old = jobs[p.job_id], existing.get(p.job_id)
-                if old is not None and p.job_id in repeated:
-                    if old.content_hash != job.content_hash or old.company_id != job.company_id:
-                        raise InputError(
-                            f"{where} line {p.line}, job {p.job_id}: conflicting job_title/"
-                            f"job_description/company_id (an earlier row of this job differs)"
-                        )
-                    continue
-                if old is None:
-                    result.inserted += 1
-                elif (old.content_hash, old.company_id, old.company_name) != (
-                    job.content_hash, job.company_id, job.company_name,
-                ):  # fmt: skip
-                    result.updated += 1
-                else:
-                    result.unchanged += 1
-                    continue
-                writes.append(
-                    {
-                        "source_job_id": job.job_id,
-                        "title": job.title,
-                        "description": job.description,
-                        "company_id": job.company_id,
-                        "company_name": job.company_name,
-                        "content_hash": job.content_hash,
-                        "source": source,
-                        "added_at": now,
-                        "updated_at": now,
-                    }
-                )
-            update_cols = ("title", "description", "company_id", "company_name", "content_hash",
-                           "updated_at")  # fmt: skip
-            upsert(conn, j, writes, ["source_job_id"], update_cols)
-            ids = {sid: row.id for sid, row in existing.items()}
-            new = [w["source_job_id"] for w in writes if w["source_job_id"] not in ids]
-            for part in chunks(new):
-                ids.update(
-                    conn.execute(
-                        sa.select(j.c.source_job_id, j.c.id).where(j.c.source_job_id.in_(part))
-                    ).all()
-                )
+            writes = _job_writes(batch, jobs, existing, repeated, source, now, result, where)
+            upsert(conn, S.jobs, writes, ["source_job_id"], _UPDATED_COLUMNS)
+            ids = _row_ids(conn, existing, writes)
             tag_ids = self._tags.resolve(
                 conn, {t for job in jobs.values() for t in job.tags or ()}, created
             )
-            have: set[tuple[int, int]] = set()
-            old_ids = [ids[sid] for sid in jobs if sid in existing]
-            for part in chunks(old_ids):
-                have.update(
-                    conn.execute(
-                        sa.select(jt.c.job_id, jt.c.tag_id).where(
-                            jt.c.origin == S.IMPORTED, jt.c.job_id.in_(part)
-                        )
-                    ).all()
-                )
+            have = _imported_links(conn, [ids[sid] for sid in jobs if sid in existing])
             want = {(ids[sid], tag_ids[t]) for sid, job in jobs.items() for t in job.tags or ()}
             keep_old = {ids[sid] for sid in repeated}  # earlier batches' tags of this import stay
-            remove = [{"j": jid, "t": tid} for jid, tid in have - want if jid not in keep_old]
-            add = [
-                {"job_id": jid, "tag_id": tid, "origin": S.IMPORTED, "who": None,
-                 "source": source, "created_at": now}
-                for jid, tid in want - have
-            ]  # fmt: skip
-            if remove:
-                conn.execute(
-                    jt.delete().where(
-                        jt.c.job_id == sa.bindparam("j"),
-                        jt.c.tag_id == sa.bindparam("t"),
-                        jt.c.origin == S.IMPORTED,
-                    ),
-                    remove,
-                )
-            if add:
-                conn.execute(jt.insert(), add)
-            result.links_added += len(add)
-            result.links_removed += len(remove)
+            added, removed = _replace_links(conn, have, want, keep_old, source, now)
+            result.links_added += added
+            result.links_removed += removed
             result.labeled += sum(1 for job in jobs.values() if job.tags)
+
+
+_UPDATED_COLUMNS = ("title", "description", "company_id", "company_name", "content_hash",
+                    "updated_at")  # fmt: skip
+
+
+def _existing_jobs(conn: sa.Connection, source_ids: list[str]) -> dict[str, Any]:
+    """The stored rows (id, content hash, company) of the jobs among `source_ids`, by source id."""
+    j = S.jobs
+    cols = (j.c.source_job_id, j.c.id, j.c.content_hash, j.c.company_id, j.c.company_name)
+    existing: dict[str, Any] = {}
+    for part in chunks(source_ids):
+        for row in conn.execute(sa.select(*cols).where(j.c.source_job_id.in_(part))):
+            existing[row.source_job_id] = row
+    return existing
+
+
+def _job_writes(
+    batch: list[readers.PendingJob],
+    jobs: dict[str, Job],
+    existing: dict[str, Any],
+    repeated: set[str],
+    source: str,
+    now: dt.datetime,
+    result: ImportResult,
+    where: str,
+) -> list[dict[str, Any]]:
+    """The job rows to insert or update (new or changed), counted into `result`.
+
+    A job an earlier batch of this import wrote must agree with it (InputError otherwise).
+    """
+    writes: list[dict[str, Any]] = []
+    for p in batch:
+        job, old = jobs[p.job_id], existing.get(p.job_id)
+        if old is not None and p.job_id in repeated:
+            if old.content_hash != job.content_hash or old.company_id != job.company_id:
+                raise InputError(
+                    f"{where} line {p.line}, job {p.job_id}: conflicting job_title/"
+                    f"job_description/company_id (an earlier row of this job differs)"
+                )
+            continue
+        if old is None:
+            result.inserted += 1
+        elif (old.content_hash, old.company_id, old.company_name) != (
+            job.content_hash, job.company_id, job.company_name,
+        ):  # fmt: skip
+            result.updated += 1
+        else:
+            result.unchanged += 1
+            continue
+        writes.append(
+            {
+                "source_job_id": job.job_id,
+                "title": job.title,
+                "description": job.description,
+                "company_id": job.company_id,
+                "company_name": job.company_name,
+                "content_hash": job.content_hash,
+                "source": source,
+                "added_at": now,
+                "updated_at": now,
+            }
+        )
+    return writes
+
+
+def _row_ids(
+    conn: sa.Connection, existing: dict[str, Any], writes: list[dict[str, Any]]
+) -> dict[str, int]:
+    """Source id -> row id of the batch's jobs: the existing ones, then the just inserted."""
+    j = S.jobs
+    ids = {sid: row.id for sid, row in existing.items()}
+    new = [w["source_job_id"] for w in writes if w["source_job_id"] not in ids]
+    for part in chunks(new):
+        ids.update(
+            conn.execute(
+                sa.select(j.c.source_job_id, j.c.id).where(j.c.source_job_id.in_(part))
+            ).all()
+        )
+    return ids
+
+
+def _imported_links(conn: sa.Connection, job_ids: list[int]) -> set[tuple[int, int]]:
+    """The (job id, tag id) pairs of these jobs' imported tags."""
+    jt = S.job_tags
+    have: set[tuple[int, int]] = set()
+    for part in chunks(job_ids):
+        have.update(
+            conn.execute(
+                sa.select(jt.c.job_id, jt.c.tag_id).where(
+                    jt.c.origin == S.IMPORTED, jt.c.job_id.in_(part)
+                )
+            ).all()
+        )
+    return have
+
+
+def _replace_links(
+    conn: sa.Connection,
+    have: set[tuple[int, int]],
+    want: set[tuple[int, int]],
+    keep_old: set[int],
+    source: str,
+    now: dt.datetime,
+) -> tuple[int, int]:
+    """Make the imported tags `want` (keeping those of `keep_old` jobs); returns (added, removed)."""
+    jt = S.job_tags
+    remove = [{"j": jid, "t": tid} for jid, tid in have - want if jid not in keep_old]
+    add = [
+        {"job_id": jid, "tag_id": tid, "origin": S.IMPORTED, "who": None,
+         "source": source, "created_at": now}
+        for jid, tid in want - have
+    ]  # fmt: skip
+    if remove:
+        conn.execute(
+            jt.delete().where(
+                jt.c.job_id == sa.bindparam("j"),
+                jt.c.tag_id == sa.bindparam("t"),
+                jt.c.origin == S.IMPORTED,
+            ),
+            remove,
+        )
+    if add:
+        conn.execute(jt.insert(), add)
+    return len(add), len(remove)
