@@ -82,6 +82,83 @@ def _codes(plt: Any, codes: np.ndarray, labels: Sequence[str] | None) -> Any:
     return fig
 
 
+def _f1_vs_support(
+    plt: Any, tags: Sequence[str], f: np.ndarray, support: np.ndarray, zero: list[int]
+) -> Any:
+    """Per-tag F1 against support (log); every zero-F1 tag named, the 12 most frequent labelled."""
+    present = support > 0
+    fig, ax = plt.subplots(figsize=(12, 5))
+    ax.scatter(support[present], f[present], s=14, alpha=0.7)
+    ax.scatter(support[zero], f[zero], s=22, color="#d93025", label="F1 = 0 (named)", zorder=3)
+    for n, i in enumerate(zero):  # every zero-F1 tag is named, staggered so names do not overlap
+        ax.annotate(tags[i], (support[i], 0.0), xytext=(2, 6 + 9 * (n % 6)),
+                    textcoords="offset points", fontsize=7, color="#d93025", rotation=20)  # fmt: skip
+    for i in np.argsort(-support)[:12]:
+        if present[i] and f[i] > 0:
+            ax.annotate(tags[i], (support[i], f[i]), fontsize=7, alpha=0.8)
+    if zero:
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_xscale("log")
+    ax.set(
+        xlabel="test jobs with the tag (support, log)", ylabel="F1", title="Per-tag F1 vs support"
+    )
+    return fig
+
+
+def _pr_curve(plt: Any, y_true: np.ndarray, scores: np.ndarray, metrics: dict[str, Any]) -> Any:
+    """The micro precision-recall curve, with the model's operating point (its thresholds)."""
+    prec, rec = micro_pr_curve(y_true, scores)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(rec, prec, lw=1.5)
+    ax.scatter([metrics.get("recall_micro", 0)], [metrics.get("precision_micro", 0)], color="red",
+               zorder=3, label="per-tag thresholds")  # fmt: skip
+    ax.set(xlabel="recall (micro)", ylabel="precision (micro)", xlim=(0, 1), ylim=(0, 1.02),
+           title="Micro precision-recall")  # fmt: skip
+    ax.legend()
+    return fig
+
+
+def _html(
+    title: str,
+    n_jobs: int,
+    tags: Sequence[str],
+    thresholds: np.ndarray,
+    metrics: dict[str, Any],
+    per_tag: tuple[np.ndarray, ...],
+    zero: list[int],
+    figs: list[tuple[str, str]],
+) -> str:
+    """The page: headline metrics, zero-F1 tags, the plots, the per-tag table (by support)."""
+    p, r, f, support = per_tag
+    rows = []
+    for i in np.argsort(-support):
+        rows.append(
+            f"<tr><td>{html.escape(tags[i])}</td><td>{int(support[i])}</td>"
+            f"<td>{thresholds[i]:.3f}</td><td>{p[i]:.3f}</td><td>{r[i]:.3f}</td><td>{f[i]:.3f}</td></tr>"
+        )
+    headline = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>"
+        for k, v in metrics.items()
+        if isinstance(v, float)
+    )
+    images = "".join(
+        f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>"
+        for name, b64 in figs
+    )
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font:14px system-ui,sans-serif;margin:2rem}}
+table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:right}}
+td:first-child,th:first-child{{text-align:left}}img{{width:100%;max-width:100rem}}</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>{n_jobs} jobs, {int((support > 0).sum())} of {len(tags)} tags occur. <code>binary_accuracy</code> counts
+every (job, tag) cell, so a model that predicts no tag at all already scores high: read micro/macro-F1.</p>
+<table>{headline}</table>
+<p>Tags present with F1 = 0: {html.escape(", ".join(tags[i] for i in zero)) or "none"}.</p>{images}
+<h2>Thresholds and per-tag figures</h2>
+<table><tr><th>tag</th><th>support</th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th></tr>
+{"".join(rows)}</table></body></html>"""
+
+
 def write_report(
     out_dir: Path,
     y_true: np.ndarray,
@@ -102,72 +179,19 @@ def write_report(
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    p, r, f, support = _per_tag(y_true, y_pred)
-    present = support > 0
-    figs: list[tuple[str, str]] = []
-
-    fig, ax = plt.subplots(figsize=(12, 5))
-    ax.scatter(support[present], f[present], s=14, alpha=0.7)
-    zero = [i for i in range(len(tags)) if present[i] and f[i] == 0.0]
-    ax.scatter(support[zero], f[zero], s=22, color="#d93025", label="F1 = 0 (named)", zorder=3)
-    for n, i in enumerate(zero):  # every zero-F1 tag is named, staggered so names do not overlap
-        ax.annotate(tags[i], (support[i], 0.0), xytext=(2, 6 + 9 * (n % 6)),
-                    textcoords="offset points", fontsize=7, color="#d93025", rotation=20)  # fmt: skip
-    for i in np.argsort(-support)[:12]:
-        if present[i] and f[i] > 0:
-            ax.annotate(tags[i], (support[i], f[i]), fontsize=7, alpha=0.8)
-    if zero:
-        ax.legend(fontsize=8, loc="lower right")
-    ax.set_xscale("log")
-    ax.set(
-        xlabel="test jobs with the tag (support, log)", ylabel="F1", title="Per-tag F1 vs support"
-    )
-    figs.append(("Per-tag F1 vs support", _png(fig)))
-
-    prec, rec = micro_pr_curve(y_true, scores)
-    fig, ax = plt.subplots(figsize=(8, 5))
-    ax.plot(rec, prec, lw=1.5)
-    ax.scatter([metrics.get("recall_micro", 0)], [metrics.get("precision_micro", 0)], color="red",
-               zorder=3, label="per-tag thresholds")  # fmt: skip
-    ax.set(xlabel="recall (micro)", ylabel="precision (micro)", xlim=(0, 1), ylim=(0, 1.02),
-           title="Micro precision-recall")  # fmt: skip
-    ax.legend()
-    figs.append(("Micro precision-recall curve", _png(fig)))
-
+    per_tag = _per_tag(y_true, y_pred)
+    f, support = per_tag[2], per_tag[3]
+    zero = [i for i in range(len(tags)) if support[i] > 0 and f[i] == 0.0]
+    figs = [
+        ("Per-tag F1 vs support", _png(_f1_vs_support(plt, tags, f, support, zero))),
+        ("Micro precision-recall curve", _png(_pr_curve(plt, y_true, scores, metrics))),
+    ]
     if history and any(history.values()):
         figs.append(("Training curves", _png(_curves(plt, history))))
-
     if codes is not None and len(codes):
         figs.append(("The autoencoder's codes, projected to 2-d (PCA), coloured by first true tag",
                      _png(_codes(plt, codes, code_labels))))  # fmt: skip
-
-    rows = []
-    for i in np.argsort(-support):
-        rows.append(
-            f"<tr><td>{html.escape(tags[i])}</td><td>{int(support[i])}</td>"
-            f"<td>{thresholds[i]:.3f}</td><td>{p[i]:.3f}</td><td>{r[i]:.3f}</td><td>{f[i]:.3f}</td></tr>"
-        )
-    headline = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>"
-        for k, v in metrics.items()
-        if isinstance(v, float)
-    )
-    images = "".join(
-        f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' src='data:image/png;base64,{b64}'>"
-        for name, b64 in figs
-    )
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font:14px system-ui,sans-serif;margin:2rem}}
-table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:right}}
-td:first-child,th:first-child{{text-align:left}}img{{width:100%;max-width:100rem}}</style></head><body>
-<h1>{html.escape(title)}</h1>
-<p>{len(y_true)} jobs, {int(present.sum())} of {len(tags)} tags occur. <code>binary_accuracy</code> counts
-every (job, tag) cell, so a model that predicts no tag at all already scores high: read micro/macro-F1.</p>
-<table>{headline}</table>
-<p>Tags present with F1 = 0: {html.escape(", ".join(tags[i] for i in zero)) or "none"}.</p>{images}
-<h2>Thresholds and per-tag figures</h2>
-<table><tr><th>tag</th><th>support</th><th>threshold</th><th>precision</th><th>recall</th><th>F1</th></tr>
-{"".join(rows)}</table></body></html>"""
+    page = _html(title, len(y_true), tags, thresholds, metrics, per_tag, zero, figs)
     path = out_dir / "index.html"
     path.write_text(page, encoding="utf-8")
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
