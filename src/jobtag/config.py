@@ -86,6 +86,7 @@ class UpdateSettings:
     promote_z: float = 1.0  # ... plus this many standard errors of the paired difference
     refit_iterations: int = 30  # at most this many Newton steps of the warm-started wide refit
     fold_iterations: int = 10  # ... and of folding the judge jobs into a promoted model
+    keep_versions: int = 5  # model files kept beside the active one: 5 rollback targets + 5 others
 
 
 @dataclass
