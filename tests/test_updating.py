@@ -211,6 +211,35 @@ def test_judge_jobs_are_not_learned_before_the_decision(tagger, monkeypatch):
     assert fold_rows - learn_rows == n_judge  # judged first, learned after the decision
 
 
+def test_old_versions_files_are_pruned_and_what_is_kept_still_works(tagger):
+    tagger.settings.update.keep_versions = 1
+    first = tagger.store.active_model()
+    results = []
+    for k in range(4):
+        _stream(tagger, 20, seed=40 + k, start=110_000 + 1000 * k, correct=20)
+        results.append(run_update(tagger))
+    models = tagger.store.list_models()
+    assert len(models) == 5  # every version keeps its row
+    on_disk = [m.version for m in models if __import__("pathlib").Path(m.path).is_dir()]
+    assert not any(m.pruned for m in models if m.version in on_disk)
+    assert all(m.pruned for m in models if m.version not in on_disk)
+    active = tagger.store.active_model().version
+    assert active in on_disk and len(on_disk) <= 3  # active + 1 rollback target + 1 other
+    assert first.version not in on_disk or active == first.version
+    if any(r.promoted for r in results[1:]):  # the newest previous active one is still there
+        back = tagger.store.rollback()
+        assert back.version in on_disk
+        tagger.load_model()  # and loads
+    # the autoencoder of the wide-only updates is one file, linked across versions
+    inodes = {
+        (__import__("pathlib").Path(m.path) / "autoencoder.pt").stat().st_ino
+        for m in models
+        if m.version in on_disk
+    }
+    if not tagger.load_model()[0].tagger.uses_deep:
+        assert len(inodes) == 1
+
+
 def test_paired_judgement_and_its_noise():
     rng = np.random.default_rng(0)
     y = rng.random((200, 5)) < 0.3

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import time
 import uuid
 from collections.abc import Sequence
@@ -142,6 +144,7 @@ class Tagger:
             progress=progress,
         )
         version, path = self.save_model(model, status="active", note="full training")
+        self.prune_models()
         seconds = time.perf_counter() - t0
         # Every job in the store is in this model: the learning loop counts new jobs from here.
         self.store.record_update_run(
@@ -155,12 +158,16 @@ class Tagger:
         )
         return TrainResult(version, path, dict(model.val_metrics), seconds, dict(model.summary))
 
-    def save_model(self, model: TagModel, status: str, note: str) -> tuple[int, Path]:
-        """Save `model` under the models folder and register it in the store."""
+    def save_model(
+        self, model: TagModel, status: str, note: str, reuse_from: Path | None = None
+    ) -> tuple[int, Path]:
+        """Save `model` under the models folder and register it in the store.
+
+        `reuse_from`: the checkpoint it was made from (its unchanged weight files are linked)."""
         models_dir = self.settings.models_dir
         models_dir.mkdir(parents=True, exist_ok=True)
         path = models_dir / f"model-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        save_model(model, path)
+        save_model(model, path, reuse_from=reuse_from)
         version = self.store.register_model(
             str(path), dict(model.val_metrics), status="candidate", note=note
         )
@@ -168,6 +175,25 @@ class Tagger:
             self.store.promote(version)
             self._model, self._model_version = model, version
         return version, path
+
+    def prune_models(self) -> list[int]:
+        """Delete the checkpoint files of old versions (see `JobStore.prune_models`; how many are
+        kept: settings.update.keep_versions); returns the versions pruned. Only folders inside
+        the models folder are deleted; the registry keeps every version's row."""
+        models_dir = self.settings.models_dir.resolve()
+        pruned = self.store.prune_models(max(0, self.settings.update.keep_versions))
+        for m in pruned:
+            path = Path(m.path).resolve()
+            if path.parent != models_dir or not path.is_dir():
+                continue
+            # renamed first: a delete killed midway leaves a leftover that the next save removes
+            gone = models_dir / f".{path.name}.old-{os.getpid()}"
+            try:
+                os.rename(path, gone)
+                shutil.rmtree(gone)
+            except OSError as exc:
+                log.warning("could not delete the files of model version %d: %s", m.version, exc)
+        return [m.version for m in pruned]
 
     def load_model(self, reload: bool = False) -> tuple[TagModel, int]:
         """The active model (loaded once, reloaded when another process promoted a new one)."""

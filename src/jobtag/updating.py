@@ -384,7 +384,13 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
     after = {"micro_f1": verdict.after, "se": verdict.se} if verdict else {}
     candidate.val_metrics = {**candidate.val_metrics, "update_validation": after}
     status = "active" if promoted else "candidate"
-    new_version, _ = tagger.save_model(candidate, status=status, note=f"update of v{base_version}")
+    new_version, _ = tagger.save_model(
+        candidate,
+        status=status,
+        note=f"update of v{base_version}",
+        reuse_from=Path(tagger.store.get_model(base_version).path),
+    )
+    tagger.prune_models()
     result = UpdateResult(
         base_version=base_version,
         new_version=new_version,
@@ -515,7 +521,9 @@ def compare_versions(tagger: Tagger, limit: int = 10) -> dict[str, Any]:
             "note": m.note,
             "own_metrics": {k: v for k, v in m.metrics.items() if isinstance(v, int | float)},
         }
-        if batch is not None and ref is not None:
+        if m.pruned:
+            row["pruned"] = True  # its files are gone: nothing to score
+        elif batch is not None and ref is not None:
             model = load_model(Path(m.path))
             row["micro_f1"] = micro_f1_all_tags(model, batch, [j.tags for j in jobs])
             row["trained_on_yardstick"] = m.version > ref and trained.get(m.version, False)

@@ -72,3 +72,23 @@ def test_a_save_killed_midway_leaves_nothing_after_the_next_start(saved, tmp_pat
     assert not leftover.exists() and mine.exists()
     mine.rmdir()
     assert clean_leftovers(tmp_path / "none") == []
+
+
+def test_a_save_links_the_unchanged_weight_files_of_its_base(saved, tmp_path):
+    import torch
+
+    from jobtag.models.checkpoint import WEIGHT_FILES, save_model
+
+    path, _home = saved
+    model = load_model(path)
+    with torch.no_grad():
+        model.tagger.wide.weight[0, 0] += 1.0  # the wide path changed, the autoencoder did not
+    out = save_model(model, tmp_path / "next", reuse_from=path)
+    linked = {n for n in WEIGHT_FILES if (out / n).stat().st_ino == (path / n).stat().st_ino}
+    assert linked == {"autoencoder.pt", "idf.npy"}
+    again = load_model(out)
+    assert torch.equal(again.tagger.wide.weight.detach(), model.tagger.wide.weight.detach())
+    for a, b in zip(again.ae.state_dict().values(), model.ae.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    plain = save_model(model, tmp_path / "plain")  # without a base: every file written
+    assert all((plain / n).stat().st_nlink == 1 for n in WEIGHT_FILES)

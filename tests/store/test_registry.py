@@ -40,3 +40,20 @@ def test_unknown_versions(store):
         store.get_model(7)
     with pytest.raises(NotFound, match="no model version 7"):
         store.set_model_note(7, "x")
+
+
+def test_prune_keeps_the_active_the_newest_rollback_targets_and_candidates(store):
+    for v in range(1, 9):  # v1..v4 promoted in turn, v5..v8 candidates
+        store.register_model(f"/m/{v}", {}, status="active" if v <= 4 else "candidate")
+    pruned = store.prune_models(keep=2)
+    assert [m.version for m in pruned] == [1, 5, 6]  # rollback targets 3, 2; candidates 8, 7
+    assert all(store.get_model(v).pruned for v in (1, 5, 6))
+    assert not any(store.get_model(v).pruned for v in (2, 3, 4, 7, 8))
+    assert store.get_model(1).status == "retired" and store.get_model(1).promoted_at is None
+    assert store.prune_models(keep=2) == []  # already pruned: not again
+    with pytest.raises(InputError, match="its files were pruned"):
+        store.promote(5)
+    assert store.rollback().version == 3
+    assert store.rollback().version == 2
+    with pytest.raises(NotFound, match="nothing to roll back to"):
+        store.rollback()  # v1 left the chain with its files

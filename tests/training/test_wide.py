@@ -1,4 +1,4 @@
-"""The wide path's fits: the cold liblinear fit and the warm L-BFGS refit reach the same SVM."""
+"""The wide path's fits: the cold liblinear fit and the warm Newton refit reach the same SVM."""
 
 from __future__ import annotations
 
@@ -65,3 +65,30 @@ def test_sample_weights_matter():
     refit_wide(w1, b1, x[30:], y[30:], C=10.0, max_iter=300)
     refit_wide(w2, b2, x, y2, sw, C=10.0, max_iter=300)
     assert torch.allclose(w1, w2, atol=5e-2)  # weight 0 == the rows are not there
+
+
+def test_warm_refit_stops_within_its_tolerance_of_the_optimum():
+    x, y = _data(n=400, t=4, seed=2)
+    w, b = torch.zeros(50, 4), torch.zeros(4)
+    refit_wide(w, b, x, y, C=3.0, max_iter=100, tol=1e-6)  # the optimum, nearly exactly
+    # a warm start near it (a few new jobs): the refit is back within tol of the new optimum
+    x2 = sp.vstack([x, sp.random(20, 50, density=0.2, random_state=3, format="csr")]).tocsr()
+    y2 = np.r_[y, np.random.default_rng(3).random((20, 4)) < 0.5].astype(np.float32)
+    w_opt, b_opt = w.clone(), b.clone()
+    refit_wide(w_opt, b_opt, x2, y2, C=3.0, max_iter=100, tol=1e-6)
+    for tol in (0.1, 0.01):
+        w2, b2 = w.clone(), b.clone()
+        refit_wide(w2, b2, x2, y2, C=3.0, tol=tol)
+        dist = torch.sqrt(((w2 - w_opt) ** 2).sum(0) + (b2 - b_opt) ** 2)
+        assert torch.all(dist <= tol * 1.01), dist
+
+
+def test_soft_targets_and_an_already_optimal_start():
+    x, y = _data(seed=4)
+    soft = np.where(y > 0, 0.8, 0.1).astype(np.float32)
+    w, b = torch.zeros(50, 3), torch.zeros(3)
+    first = refit_wide(w, b, x, soft, C=1.0, max_iter=100)
+    w0, b0 = w.clone(), b.clone()
+    again = refit_wide(w, b, x, soft, C=1.0, max_iter=100)
+    assert abs(again - first) < 1e-3 * first
+    assert torch.allclose(w, w0, atol=1e-2) and torch.allclose(b, b0, atol=1e-2)

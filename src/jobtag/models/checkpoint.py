@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 import os
@@ -105,8 +106,41 @@ def clean_leftovers(folder: Path) -> list[Path]:
     return removed
 
 
-def save_model(model: TagModel, directory: Path) -> Path:
-    """Write weights + model.json to a temp dir beside `directory`, fsync, then rename over it."""
+def _weights(model: TagModel) -> dict[str, bytes]:
+    """The weight files' bytes (torch.save of equal tensors gives equal bytes)."""
+    out = {}
+    for name, state in (
+        ("autoencoder.pt", model.ae.state_dict()),
+        ("tagger.pt", model.tagger.state_dict()),
+    ):
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        out[name] = buf.getvalue()
+    idf = model.weighting.idf_ if model.weighting is not None else np.zeros(0, np.float32)
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(idf, dtype=np.float32), allow_pickle=False)
+    out["idf.npy"] = buf.getvalue()
+    return out
+
+
+def _reusable(reuse_from: Path | None) -> dict[str, str]:
+    """Checksums of the weight files of an earlier checkpoint that may be hard-linked."""
+    if reuse_from is None:
+        return {}
+    try:
+        meta = json.loads((reuse_from / CONFIG_FILE).read_text(encoding="utf-8"))
+        return {k: v for k, v in meta["checksums"].items() if k in WEIGHT_FILES}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def save_model(model: TagModel, directory: Path, reuse_from: Path | None = None) -> Path:
+    """Write weights + model.json to a temp dir beside `directory`, fsync, then rename over it.
+
+    `reuse_from`: an earlier checkpoint; a weight file whose bytes equal its file is hard-linked
+    to it instead of written again (e.g. the autoencoder, which an update of the wide path alone
+    leaves as it was). Checkpoint files are never written in place, so a link is safe.
+    """
     directory = directory.resolve()
     directory.parent.mkdir(parents=True, exist_ok=True)
     clean_leftovers(directory.parent)
@@ -114,10 +148,19 @@ def save_model(model: TagModel, directory: Path) -> Path:
         tempfile.mkdtemp(prefix=f".{directory.name}.tmp-{os.getpid()}-", dir=directory.parent)
     )
     try:
-        torch.save(model.ae.state_dict(), tmp / "autoencoder.pt")
-        torch.save(model.tagger.state_dict(), tmp / "tagger.pt")
-        idf = model.weighting.idf_ if model.weighting is not None else np.zeros(0, np.float32)
-        np.save(tmp / "idf.npy", np.asarray(idf, dtype=np.float32), allow_pickle=False)
+        reusable = _reusable(reuse_from)
+        checksums = {}
+        for name, data in _weights(model).items():
+            checksums[name] = hashlib.sha256(data).hexdigest()
+            if reuse_from is not None and reusable.get(name) == checksums[name]:
+                try:
+                    os.link(reuse_from / name, tmp / name)
+                    if _sha256(tmp / name) == checksums[name]:
+                        continue
+                    (tmp / name).unlink()
+                except OSError:
+                    pass  # no hard links here (or the file is gone): write it
+            (tmp / name).write_bytes(data)
         meta = {
             "format_version": FORMAT_VERSION,
             "versions": {
@@ -136,13 +179,13 @@ def save_model(model: TagModel, directory: Path) -> Path:
             "train_settings": _jsonable(model.settings),
             "summary": _jsonable(model.summary),
             "val_metrics": _jsonable(model.val_metrics),
-            "checksums": {name: _sha256(tmp / name) for name in WEIGHT_FILES},
+            "checksums": checksums,
         }
         meta = json.loads(json.dumps(meta))  # the checksum covers exactly what is read back
         meta["meta_checksum"] = _meta_checksum(meta)
         (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
         for p in tmp.iterdir():
-            _fsync(p)
+            _fsync(p)  # a linked file's data is already on disk: this is cheap
         _fsync(tmp)
         old = None
         if directory.exists():

@@ -15,6 +15,8 @@ from jobtag.store.sqlutil import dumps, loads, transaction
 
 log = logging.getLogger(__name__)
 
+PRUNED = " (files pruned)"  # the end of a version's note once its checkpoint files are deleted
+
 
 @dataclass(frozen=True)
 class ModelVersion:
@@ -27,6 +29,11 @@ class ModelVersion:
     note: str
     created_at: dt.datetime
     promoted_at: dt.datetime | None
+
+    @property
+    def pruned(self) -> bool:
+        """Its checkpoint files were deleted (see `prune_models`)."""
+        return self.note.endswith(PRUNED)
 
 
 def _model(row: Any) -> ModelVersion:
@@ -130,6 +137,34 @@ class RegistryMixin:
             ):
                 raise NotFound(f"no model version {version} in {self.url}")
 
+    def prune_models(self, keep: int) -> list[ModelVersion]:
+        """Mark the versions whose checkpoint files may go: all but the active one, the `keep`
+        newest rollback targets (previously active, newest promotion first) and the `keep` newest
+        other versions. A marked version is retired, leaves the rollback chain and cannot be
+        promoted; its note ends with PRUNED. Returns them (the caller deletes their files)."""
+        mv = S.model_versions
+        pruned = []
+        with transaction(self.engine, "pruning model versions") as (conn, _):
+            rows = [_model(r) for r in conn.execute(sa.select(mv)).all()]
+            live = [m for m in rows if m.status != S.ACTIVE and not m.pruned]
+            targets = sorted(
+                (m for m in live if m.promoted_at is not None),
+                key=lambda m: (m.promoted_at, m.version),
+                reverse=True,
+            )
+            others = sorted((m for m in live if m.promoted_at is None), key=lambda m: -m.version)
+            for m in sorted(targets[keep:] + others[keep:], key=lambda m: m.version):
+                done = conn.execute(
+                    mv.update()
+                    .where(mv.c.version == m.version, mv.c.status != S.ACTIVE)
+                    .values(status=S.RETIRED, promoted_at=None, note=m.note + PRUNED)
+                ).rowcount
+                if done:
+                    pruned.append(m)
+        if pruned:
+            log.info("pruned model versions %s", ", ".join(str(m.version) for m in pruned))
+        return pruned
+
     def _activate(self, conn: sa.Connection, version: int) -> None:
         mv = S.model_versions
         conn.execute(
@@ -148,10 +183,14 @@ class RegistryMixin:
         mv = S.model_versions
         with transaction(self.engine, f"promoting model version {version}") as (conn, _):
             found = conn.execute(
-                sa.select(mv.c.version).where(mv.c.version == int(version))
+                sa.select(mv.c.version, mv.c.note).where(mv.c.version == int(version))
             ).first()
             if found is None:
                 raise NotFound(f"no model version {version} in {self.url}")
+            if found.note.endswith(PRUNED):
+                raise InputError(
+                    f"model version {version} cannot be promoted: its files were pruned"
+                )
             self._activate(conn, int(version))
         log.info("model version %d is now active", version)
         return self.get_model(version)
