@@ -68,6 +68,18 @@ def test_health_names_the_active_model_without_a_token(client, trained):
     assert body["model"] == trained[1].path.rsplit("/", 1)[-1]
 
 
+def test_the_model_is_loaded_before_the_first_request(trained, tokens):
+    settings, model = trained
+    app = create_app(settings, allowed_hosts=HOSTS)
+    with JobStore(settings.database_url) as store:
+        jobs_before = store.count_jobs()
+    with TestClient(app):
+        assert app.state.batcher.warmed_version == model.version
+        assert app.state.tagger._model is not None and app.state.batcher.batches == 0
+    with JobStore(settings.database_url) as store:
+        assert store.count_jobs() == jobs_before  # the warm-up job is not stored
+
+
 def test_scopes(client, tokens):
     fb = {"job_id": "1", "tags": ["python"]}
     r = client.post("/feedback", json=fb)

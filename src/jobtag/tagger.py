@@ -181,6 +181,18 @@ class Tagger:
         assert self._model is not None
         return self._model, version
 
+    def warm_up(self) -> int | None:
+        """Load the active model and score one made-up job (nothing is stored, not even its
+        features), so that the first real prediction does not pay for loading and first calls;
+        returns the active model version, None when there is no model yet."""
+        try:
+            model, version = self.load_model()
+        except NoModel:
+            return None
+        job = make_job("Warm-up", "<p>a made-up job scored once at start-up</p>", "jobtag-warm-up")
+        model.decide(model.scores(Featurizer(self.settings.features).transform([job])))
+        return version
+
     # -- predict --------------------------------------------------------------------------
     def predict(
         self,
