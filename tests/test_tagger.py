@@ -43,6 +43,20 @@ def _commits(store) -> list[int]:
     return seen
 
 
+def test_a_recorded_prediction_is_one_write_transaction_with_its_features(tagger):
+    jobs = [make_job(f"Rust developer {i}", f"<p>tokio, gRPC, team {i}</p>", f"one-tx-{i}")
+            for i in range(5)]  # fmt: skip
+    version = tagger.featurizer.version
+    assert tagger.store.get_features([j.content_hash for j in jobs], version) == {}
+    commits = _commits(tagger.store)
+    tagger.predict(jobs, record=True)
+    assert commits[0] == 1  # feature cache, jobs, predictions and tag links together
+    cached = tagger.store.get_features([j.content_hash for j in jobs], version)
+    assert len(cached) == 5 and tagger.store.get_job("one-tx-4").title == "Rust developer 4"
+    tagger.predict(jobs, record=True)  # again: the features come from the cache
+    assert commits[0] == 2
+
+
 def test_warm_up_loads_the_model_and_stores_nothing(tagger, tmp_path):
     fresh = Tagger(tagger.settings)
     try:

@@ -207,7 +207,9 @@ class Tagger:
         if not jobs:
             return []
         model, version = self.load_model()
-        batch = self.featurizer.transform(list(jobs))
+        # Recorded: the features computed afresh are stored with the records (one transaction).
+        fresh: dict[str, bytes] | None = {} if record else None
+        batch = self.featurizer.transform(list(jobs), pending=fresh)
         scores = model.scores(batch)
         decided = model.decide(scores)
         out: list[Prediction] = []
@@ -234,6 +236,8 @@ class Tagger:
                 [(job, p.scores, p.tags) for job, p in zip(jobs, out, strict=True)],
                 version,
                 source,
+                features=fresh,
+                features_version=self.featurizer.version,
             )
         return out
 
