@@ -6,6 +6,7 @@ import json
 import threading
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from jobtag.service import create_app
@@ -66,6 +67,18 @@ def test_health_names_the_active_model_without_a_token(client, trained):
     body = r.json()
     assert body["ok"] and body["model_version"] == 1 and body["auth"] is True
     assert body["model"] == trained[1].path.rsplit("/", 1)[-1]
+
+
+def test_the_model_is_loaded_before_the_first_request(trained, tokens):
+    settings, model = trained
+    app = create_app(settings, allowed_hosts=HOSTS)
+    with JobStore(settings.database_url) as store:
+        jobs_before = store.count_jobs()
+    with TestClient(app):
+        assert app.state.batcher.warmed_version == model.version
+        assert app.state.tagger._model is not None and app.state.batcher.batches == 0
+    with JobStore(settings.database_url) as store:
+        assert store.count_jobs() == jobs_before  # the warm-up job is not stored
 
 
 def test_scopes(client, tokens):
@@ -150,13 +163,18 @@ def test_concurrent_predictions_are_batched_and_all_answered(client, tokens):
                         json={"jobs": [{"title": f"Python developer {i}", "job_id": f"c-{i}"}]})  # fmt: skip
         results.append(r.status_code)
 
+    commits = [0]
+    sa.event.listen(app.state.tagger.store.engine, "commit",
+                    lambda _conn: commits.__setitem__(0, commits[0] + 1))  # fmt: skip
     threads = [threading.Thread(target=one, args=(i,)) for i in range(24)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert results == [200] * 24
-    assert app.state.batcher.batches - before <= 24
+    batches = app.state.batcher.batches - before
+    assert batches <= 24
+    assert commits[0] == batches  # one write transaction per recorded batch, features included
     assert client.get("/jobs/c-23", headers=auth(tokens["read"])).status_code == 200
 
 

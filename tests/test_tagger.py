@@ -35,6 +35,45 @@ def test_predict_records_jobs_and_beats_chance(tagger):
     assert tagger.store.jobs_since_last_update() >= len(jobs)
 
 
+def _commits(store) -> list[int]:
+    import sqlalchemy as sa
+
+    seen = [0]
+    sa.event.listen(store.engine, "commit", lambda _conn: seen.__setitem__(0, seen[0] + 1))
+    return seen
+
+
+def test_a_recorded_prediction_is_one_write_transaction_with_its_features(tagger):
+    jobs = [make_job(f"Rust developer {i}", f"<p>tokio, gRPC, team {i}</p>", f"one-tx-{i}")
+            for i in range(5)]  # fmt: skip
+    version = tagger.featurizer.version
+    assert tagger.store.get_features([j.content_hash for j in jobs], version) == {}
+    commits = _commits(tagger.store)
+    tagger.predict(jobs, record=True)
+    assert commits[0] == 1  # feature cache, jobs, predictions and tag links together
+    cached = tagger.store.get_features([j.content_hash for j in jobs], version)
+    assert len(cached) == 5 and tagger.store.get_job("one-tx-4").title == "Rust developer 4"
+    tagger.predict(jobs, record=True)  # again: the features come from the cache
+    assert commits[0] == 2
+
+
+def test_warm_up_loads_the_model_and_stores_nothing(tagger, tmp_path):
+    fresh = Tagger(tagger.settings)
+    try:
+        jobs_before = fresh.store.count_jobs()
+        commits = _commits(fresh.store)
+        assert fresh.warm_up() == fresh.store.active_model().version
+        assert commits[0] == 0 and fresh.store.count_jobs() == jobs_before
+        assert fresh._model is not None  # the first prediction does not load it
+    finally:
+        fresh.close()
+    empty = Tagger(tiny_settings(tmp_path / "empty"))
+    try:
+        assert empty.warm_up() is None  # no model yet: nothing to warm, no error
+    finally:
+        empty.close()
+
+
 def test_evaluate_file_reports_all_keys(tagger, tmp_path):
     path = board_file(tmp_path, jobs=150, seed=5, start_id=50_000)
     result = tagger.evaluate_file(path)

@@ -93,8 +93,12 @@ def create_app(
     auth: bool = True,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     allowed_hosts: list[str] | tuple[str, ...] = DEFAULT_HOSTS,
+    freeze_heap: bool = False,
 ) -> FastAPI:
-    """Build the app around one Tagger whose model and writes are owned by a batching worker."""
+    """Build the app around one Tagger whose model and writes are owned by a batching worker.
+
+    At start-up the model is loaded and warmed; `freeze_heap` (the server process, not tests)
+    also freezes the start-up heap out of the garbage collector's full passes."""
     settings = settings or load_settings()
     tagger = Tagger(settings)
     updates = BackgroundUpdates(settings)
@@ -125,7 +129,7 @@ def _app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # noqa: ANN202 - an async context manager
-        batcher.start()
+        batcher.start(warm_up=True, freeze_heap=freeze_heap)
         try:
             yield
         finally:
@@ -315,5 +319,7 @@ def serve(
             [*DEFAULT_HOSTS, *allowed_hosts, *([host] if host not in ("0.0.0.0", "::") else [])]
         )
     )
-    app = create_app(settings, auth=auth, max_body_bytes=max_body_bytes, allowed_hosts=hosts)
+    app = create_app(
+        settings, auth=auth, max_body_bytes=max_body_bytes, allowed_hosts=hosts, freeze_heap=True
+    )
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -207,6 +207,18 @@ class Tagger:
         assert self._model is not None
         return self._model, version
 
+    def warm_up(self) -> int | None:
+        """Load the active model and score one made-up job (nothing is stored, not even its
+        features), so that the first real prediction does not pay for loading and first calls;
+        returns the active model version, None when there is no model yet."""
+        try:
+            model, version = self.load_model()
+        except NoModel:
+            return None
+        job = make_job("Warm-up", "<p>a made-up job scored once at start-up</p>", "jobtag-warm-up")
+        model.decide(model.scores(Featurizer(self.settings.features).transform([job])))
+        return version
+
     # -- predict --------------------------------------------------------------------------
     def predict(
         self,
@@ -221,7 +233,9 @@ class Tagger:
         if not jobs:
             return []
         model, version = self.load_model()
-        batch = self.featurizer.transform(list(jobs))
+        # Recorded: the features computed afresh are stored with the records (one transaction).
+        fresh: dict[str, bytes] | None = {} if record else None
+        batch = self.featurizer.transform(list(jobs), pending=fresh)
         scores = model.scores(batch)
         decided = model.decide(scores)
         out: list[Prediction] = []
@@ -248,6 +262,8 @@ class Tagger:
                 [(job, p.scores, p.tags) for job, p in zip(jobs, out, strict=True)],
                 version,
                 source,
+                features=fresh,
+                features_version=self.featurizer.version,
             )
         return out
 

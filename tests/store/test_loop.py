@@ -96,3 +96,46 @@ def test_corrections_since_the_last_update_are_new_information(store, rows_file)
     assert store.corrections_since_last_update() == 0 and list(store.iter_new_jobs()) == []
     # what model 1 has not seen does not shrink because a later update ran
     assert store.fresh_job_ids(made.last_job_id, made.started_at) == {"2", "late"}
+
+
+def _commits(store) -> list[int]:
+    """A counter of the transactions `store` commits from now on (its one element)."""
+    import sqlalchemy as sa
+
+    seen = [0]
+
+    def count(_conn) -> None:  # noqa: ANN001
+        seen[0] += 1
+
+    sa.event.listen(store.engine, "commit", count)
+    return seen
+
+
+def test_predictions_and_their_features_are_one_transaction(store):
+    jobs = [Job(f"f-{i}", f"Data engineer {i}", "Spark and SQL") for i in range(3)]
+    features = {j.content_hash: f"payload {i}".encode() for i, j in enumerate(jobs)}
+    commits = _commits(store)
+    items = [(j, {"data": 0.9, "sql": 0.4}, ["data"]) for j in jobs]
+    n = store.record_predictions_many(items, 1, "http", features=features, features_version="v1")
+    assert n == 3 and commits[0] == 1  # jobs, predictions, tag links and features at once
+    assert store.get_features(list(features), "v1") == features
+    assert store.get_job("f-2").title == "Data engineer 2"
+    assert store.get_features(list(features), "v2") == {}  # stored under its own version
+
+
+def test_a_failed_recording_stores_neither_jobs_nor_features(store, monkeypatch):
+    import jobtag.store.loop as loop
+
+    def broken(conn, items, version) -> None:  # noqa: ANN001 - fails after writing
+        real(conn, items, version)
+        raise RuntimeError("disk full")
+
+    real = loop.upsert_features
+    monkeypatch.setattr(loop, "upsert_features", broken)
+    job = Job("lost", "Backend developer", "Go and Kafka")
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.record_predictions_many([(job, {"go": 0.8}, ["go"])], 1, "http",
+                                      features={job.content_hash: b"x"}, features_version="v1")  # fmt: skip
+    with pytest.raises(NotFound):
+        store.get_job("lost")
+    assert store.get_features([job.content_hash], "v1") == {}

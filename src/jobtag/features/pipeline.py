@@ -115,7 +115,9 @@ class Featurizer:
 
     # --- batches -------------------------------------------------------------------------------
 
-    def _rows(self, jobs: Sequence[Job]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _rows(
+        self, jobs: Sequence[Job], pending: dict[str, bytes] | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
         if self.cache is None:
             return self.compute(jobs)
         version = self.version
@@ -132,7 +134,10 @@ class Featurizer:
             for job, row in zip(missing, self.compute(missing), strict=True):
                 found[job.content_hash] = row
                 fresh[job.content_hash] = encode_features(*row)
-            self.cache.put_features(fresh, version)
+            if pending is None:
+                self.cache.put_features(fresh, version)
+            else:
+                pending.update(fresh)
         return [found[h] for h in hashes]
 
     def _batch(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> FeatureBatch:
@@ -159,18 +164,27 @@ class Featurizer:
         tokens = [np.ascontiguousarray(ids[:m], dtype=np.int32) for _, ids in rows]
         return FeatureBatch(bag, numeric.astype(np.float32, copy=False), tokens)
 
-    def transform(self, jobs: Sequence[Job]) -> FeatureBatch:
-        """Features of `jobs` in one batch (in chunks of settings.batch_size internally)."""
-        batches = list(self.iter_transform(jobs))
+    def transform(
+        self, jobs: Sequence[Job], pending: dict[str, bytes] | None = None
+    ) -> FeatureBatch:
+        """Features of `jobs` in one batch (in chunks of settings.batch_size internally).
+
+        `pending`: the payloads computed afresh are put there (content hash -> bytes, for
+        `version`) instead of into the cache, for the caller to store in its own transaction."""
+        batches = list(self.iter_transform(jobs, pending=pending))
         if not batches:
             return self._batch([])
         return batches[0] if len(batches) == 1 else FeatureBatch.concat(batches)
 
     def iter_transform(
-        self, jobs: Iterable[Job], batch_size: int | None = None
+        self,
+        jobs: Iterable[Job],
+        batch_size: int | None = None,
+        pending: dict[str, bytes] | None = None,
     ) -> Iterator[FeatureBatch]:
-        """Stream FeatureBatches of up to `batch_size` (default settings.batch_size) jobs."""
+        """Stream FeatureBatches of up to `batch_size` (default settings.batch_size) jobs
+        (`pending`: see `transform`)."""
         size = batch_size or self.settings.batch_size
         it = iter(jobs)
         while chunk := list(islice(it, size)):
-            yield self._batch(self._rows(chunk))
+            yield self._batch(self._rows(chunk, pending))

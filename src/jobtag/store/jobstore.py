@@ -18,7 +18,7 @@ from jobtag.store.loop import LoopMixin
 from jobtag.store.registry import RegistryMixin
 from jobtag.store.review import ReviewMixin
 from jobtag.store.schema import JOB_COLUMNS
-from jobtag.store.sqlutil import TagCache, chunks, transaction, upsert
+from jobtag.store.sqlutil import TagCache, chunks, transaction, upsert_features
 from jobtag.store.tokens import TokenMixin
 
 log = logging.getLogger(__name__)
@@ -211,12 +211,5 @@ class JobStore(ImporterMixin, LoopMixin, RegistryMixin, LockMixin, TokenMixin, R
         stored under the same key is replaced, so duplicates are harmless)."""
         if not items:
             return
-        now = S.utcnow()
-        rows = [
-            {"content_hash": h, "version": version, "data": bytes(b), "created_at": now}
-            for h, b in items.items()
-        ]
         with transaction(self.engine, "storing cached features") as (conn, _):
-            for start in range(0, len(rows), 500):
-                upsert(conn, S.feature_cache, rows[start : start + 500],
-                       ["content_hash", "version"], ["data", "created_at"])  # fmt: skip
+            upsert_features(conn, items, version)

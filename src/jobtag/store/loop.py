@@ -14,7 +14,15 @@ import sqlalchemy as sa
 from jobtag.errors import InputError, NotFound
 from jobtag.records import Job
 from jobtag.store import schema as S
-from jobtag.store.sqlutil import TagCache, chunks, dumps, loads, transaction, upsert
+from jobtag.store.sqlutil import (
+    TagCache,
+    chunks,
+    dumps,
+    loads,
+    transaction,
+    upsert,
+    upsert_features,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +99,21 @@ class LoopMixin:
         items: Iterable[tuple[Job, dict[str, float], Sequence[str]]],
         model_version: int,
         source: str = "predict",
+        features: dict[str, bytes] | None = None,
+        features_version: str = "",
     ) -> int:
         """Bulk `record_predictions` in one transaction; returns the number of jobs stored.
 
         Each job is upserted by its job_id (a changed title/description updates it; imported and
         human tags stay). Scores replace any earlier scores of the same model version for the job,
-        and the predicted tags become the job's 'model' tag links."""
+        and the predicted tags become the job's 'model' tag links. `features` (content hash ->
+        payload of featurizer `features_version`) join the feature cache in the same
+        transaction: one write per recorded batch, and none at all when it fails."""
         items = list(items)
         if not items:
+            if features:
+                with transaction(self.engine, "storing cached features") as (conn, _):
+                    upsert_features(conn, features, features_version)
             return 0
         j, p, jt = S.jobs, S.predictions, S.job_tags
         now = S.utcnow()
@@ -157,6 +172,8 @@ class LoopMixin:
                 conn.execute(p.insert(), list(pred_rows.values()))
             if link_rows:
                 conn.execute(jt.insert(), list(link_rows.values()))
+            if features:
+                upsert_features(conn, features, features_version)
         return len(jobs)
 
     # --------------------------------------------------------------- feedback

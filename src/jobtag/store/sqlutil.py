@@ -56,6 +56,21 @@ def upsert(
     conn.execute(stmt, rows)
 
 
+def upsert_features(conn: sa.Connection, items: dict[str, bytes], version: str) -> None:
+    """Feature blobs by content hash for a featurizer `version`, in the caller's transaction (a
+    blob already stored under the same key is replaced, so duplicates are harmless)."""
+    if not items:
+        return
+    now = S.utcnow()
+    rows = [
+        {"content_hash": h, "version": version, "data": bytes(b), "created_at": now}
+        for h, b in items.items()
+    ]
+    for start in range(0, len(rows), 500):
+        upsert(conn, S.feature_cache, rows[start : start + 500],
+               ["content_hash", "version"], ["data", "created_at"])  # fmt: skip
+
+
 def _generic_upsert(
     conn: sa.Connection,
     table: sa.Table,
