@@ -106,7 +106,7 @@ def create_app(
     authn = Authenticator(tagger.store, enabled=auth)
     if not auth:
         log.warning("AUTHENTICATION IS OFF (--no-auth): anyone reaching the port can write data")
-    app = _app(settings, tagger, batcher, updates, max_body_bytes, allowed_hosts)
+    app = _app(settings, tagger, batcher, updates, max_body_bytes, allowed_hosts, freeze_heap)
     read, write, admin = (_requires(authn, scope) for scope in ("read", "write", "admin"))
     parts = _Parts(tagger, batcher, updates, auth, read, write, admin)
     _add_job_routes(app, parts)
@@ -124,6 +124,7 @@ def _app(
     updates: BackgroundUpdates,
     max_body_bytes: int,
     allowed_hosts: list[str] | tuple[str, ...],
+    freeze_heap: bool,
 ) -> FastAPI:
     """The app without routes: the worker's lifespan, error pages, offline docs, guards, assets."""
 
