@@ -16,6 +16,7 @@ from jobtag.models.autoencoder import ConvAutoencoder
 from jobtag.models.epochs import TaggerData, ae_epoch, encode, tagger_epoch, tagger_scores
 from jobtag.models.inputs import BagWeighting
 from jobtag.models.tagnet import TaggerNet
+from jobtag.models.threads import torch_threads
 from jobtag.models.thresholds import calibrate_thresholds
 from jobtag.records import label_matrix
 
@@ -85,7 +86,7 @@ class TagModel:
         """(n, T) float32 scores in [0, 1], one column per entry of `tags`."""
         if len(batch) == 0:
             return np.zeros((0, len(self.tags)), dtype=np.float32)
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads(self.settings.threads):
             data = self.prepare(batch, fixed_codes=True)
             return tagger_scores(self.tagger, None, data, self.feature_settings.max_tokens)
 

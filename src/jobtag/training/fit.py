@@ -6,8 +6,7 @@ import copy
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +24,7 @@ from jobtag.models.epochs import TaggerData, ae_epoch, tagger_epoch, tagger_scor
 from jobtag.models.inputs import BagWeighting, padded
 from jobtag.models.tagmodel import TagModel
 from jobtag.models.tagnet import TaggerConfig, TaggerNet
+from jobtag.models.threads import torch_threads
 from jobtag.models.thresholds import best_threshold, calibrate_thresholds
 from jobtag.records import label_matrix
 from jobtag.training.wide import fit_wide
@@ -32,17 +32,6 @@ from jobtag.training.wide import fit_wide
 log = logging.getLogger(__name__)
 
 MIN_LABELED_JOBS = 10
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run with `n` intra-op torch threads; the caller's setting is restored on any exit."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _val_score(scores: np.ndarray, y: np.ndarray) -> float:
