@@ -15,6 +15,7 @@ from typing import Any
 
 from jobtag.config import Settings
 from jobtag.errors import JobtagError, LockBusy
+from jobtag.models.threads import torch_threads
 from jobtag.records import Job
 from jobtag.tagger import Prediction, Tagger
 
@@ -108,15 +109,6 @@ class _Request:
     explain: bool = False
 
 
-def use_torch_threads(n: int) -> None:
-    """Score with `n` intra-op torch threads (set from the thread that scores: with OpenMP the
-    setting is per calling thread)."""
-    import torch
-
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-
-
 class PredictionBatcher:
     """One worker thread owns the Tagger: requests that arrive while it works are merged into
     the next batch (one featurization, one model pass, one transaction for their records).
@@ -202,7 +194,12 @@ class PredictionBatcher:
         return batch
 
     def _work(self, warm_up: bool, freeze_heap: bool, ready: threading.Event) -> None:
-        use_torch_threads(self.torch_threads)
+        # the worker thread's own count (with OpenMP it is per thread): for the whole batch,
+        # featurization, scoring, explanations and recording alike
+        with torch_threads(self.torch_threads):
+            self._serve(warm_up, freeze_heap, ready)
+
+    def _serve(self, warm_up: bool, freeze_heap: bool, ready: threading.Event) -> None:
         try:
             if warm_up:
                 self._warm_up(freeze_heap)
