@@ -112,8 +112,7 @@ class LoopMixin:
         items = list(items)
         if not items:
             if features:
-                with transaction(self.engine, "storing cached features") as (conn, _):
-                    upsert_features(conn, features, features_version)
+                self.put_features(features, features_version)  # type: ignore[attr-defined]
             return 0
         j, p, jt = S.jobs, S.predictions, S.job_tags
         now = S.utcnow()
