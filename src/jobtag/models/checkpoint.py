@@ -134,6 +134,20 @@ def _reusable(reuse_from: Path | None) -> dict[str, str]:
         return {}
 
 
+def _link_same(src: Path, dst: Path, checksum: str) -> bool:
+    """Hard-link `src` to `dst` when its bytes have `checksum`; False (and no `dst`) when this
+    file system has no hard links, `src` is gone, or its bytes differ: the caller writes it."""
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        log.debug("cannot link %s (%s): writing it", src.name, exc)
+        return False
+    if _sha256(dst) == checksum:
+        return True
+    dst.unlink()
+    return False
+
+
 def save_model(model: TagModel, directory: Path, reuse_from: Path | None = None) -> Path:
     """Write weights + model.json to a temp dir beside `directory`, fsync, then rename over it.
 
@@ -152,15 +166,9 @@ def save_model(model: TagModel, directory: Path, reuse_from: Path | None = None)
         checksums = {}
         for name, data in _weights(model).items():
             checksums[name] = hashlib.sha256(data).hexdigest()
-            if reuse_from is not None and reusable.get(name) == checksums[name]:
-                try:
-                    os.link(reuse_from / name, tmp / name)
-                    if _sha256(tmp / name) == checksums[name]:
-                        continue
-                    (tmp / name).unlink()
-                except OSError:
-                    pass  # no hard links here (or the file is gone): write it
-            (tmp / name).write_bytes(data)
+            same = reuse_from is not None and reusable.get(name) == checksums[name]
+            if not (same and _link_same(reuse_from / name, tmp / name, checksums[name])):
+                (tmp / name).write_bytes(data)
         meta = {
             "format_version": FORMAT_VERSION,
             "versions": {
