@@ -66,6 +66,7 @@ from _data import (  # noqa: E402
 )
 from _jobtag import (  # noqa: E402
     JOBTAG_CONFIGS,
+    MINILM_JOBTAG,
     UNLABELED,
     jobtag_configs,
     median_time,
@@ -251,14 +252,17 @@ def select_methods(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]
             jobtag = list(jobtag_configs(args.jobtag_variant))
         except ImportError:
             jobtag = ["jobtag"]
+        if not args.minilm:
+            jobtag = [m for m in jobtag if m not in MINILM_JOBTAG]
         methods = list(PEERS) + (list(MINILM_PEERS) if args.minilm else []) + jobtag
     skip: dict[str, str] = {}
-    if any(m in MINILM_PEERS for m in methods):
+    needs_minilm = set(MINILM_PEERS) | set(MINILM_JOBTAG)
+    if any(m in needs_minilm for m in methods):
         from peers_minilm import minilm_missing
 
         reason = minilm_missing()
         if reason:
-            skip = {m: reason for m in methods if m in MINILM_PEERS}
+            skip = {m: reason for m in methods if m in needs_minilm}
     return methods, skip
 
 
@@ -330,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     for reason in dict.fromkeys(skip.values()):
         print(reason, file=sys.stderr, flush=True)
     cache_dir = None
-    if any(m in MINILM_PEERS and m not in skip for m in methods):
+    if any(m in set(MINILM_PEERS) | set(MINILM_JOBTAG) and m not in skip for m in methods):
         from peers_minilm import CACHE_ENV
 
         # one embedding cache for this run's children; removed at the end

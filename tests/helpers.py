@@ -40,3 +40,34 @@ def trained_tagger(folder: Path, jobs: int = 400) -> Tagger:
     tagger.store.import_file(board_file(folder, jobs))
     tagger.train(progress=False)
     return tagger
+
+
+class FakeEmbedder:
+    """A stand-in for MiniLM in tests: unit vectors of hashed word counts (similar words,
+    similar vectors); records the texts of each call."""
+
+    name = "fake"
+    dim = 16
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts):
+        import numpy as np
+
+        self.calls.append(list(texts))
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().split():
+                out[i, sum(map(ord, word)) % self.dim] += 1.0
+        out[:, 0] += 1e-3  # never all zero
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def use_fake_embedder(monkeypatch) -> None:
+    """Make features.embedder = "fake" a FakeEmbedder for this test (a fresh one)."""
+    from jobtag.features import embedding
+
+    monkeypatch.setitem(embedding.EMBEDDERS, "fake", FakeEmbedder)
+    monkeypatch.delitem(embedding._LOADED, "fake", raising=False)
+    monkeypatch.setattr(embedding, "_LOADED", dict(embedding._LOADED))

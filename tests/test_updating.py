@@ -251,3 +251,33 @@ def test_paired_judgement_and_its_noise():
     few = judge(y[:10], y[:10], noisy[:10])
     assert few.se > worse.se  # ten jobs are a noisier judge than two hundred
     assert 0.2 < np.mean([in_judge(f"job-{i}", 0.3) for i in range(5000)]) < 0.4
+
+
+def test_accurate_mode_trains_predicts_and_updates_with_embeddings(tmp_path, monkeypatch):
+    """features.embedder (here a fake MiniLM): the embedding reaches training, predictions
+    and the update's wide refit, and is saved with the model."""
+    from .helpers import board_file, tiny_settings, use_fake_embedder
+
+    use_fake_embedder(monkeypatch)
+    settings = tiny_settings(tmp_path / "home")
+    settings.features.embedder = "fake"
+    tagger = Tagger(settings)
+    tagger.store.import_file(board_file(tmp_path, 300))
+    tagger.train(progress=False)
+    model = tagger.load_model()[0]
+    assert model.tagger.cfg.n_embed == 16 and model.feature_settings.embedder == "fake"
+    _stream(tagger, 40, seed=12, start=30_000, correct=25, extra_tag="Remote")
+    result = maybe_update(tagger)
+    assert result is not None and result.new_tags == ["Remote"], result
+    new = load_model(__import__("pathlib").Path(tagger.store.list_models()[-1].path))
+    assert new.tagger.cfg.n_embed == 16
+    assert tuple(new.tagger.wide.weight.shape)[0] == settings.features.n_features + 16
+    p = tagger.predict([make_job("Backend Developer", "remote api server")], record=False)[0]
+    assert "Remote" in p.scores
+    tagger.close()
+    # the same home without the setting: a clear error at load, not wrong scores
+    from jobtag.errors import ModelError
+
+    with Tagger(tiny_settings(tmp_path / "home")) as plain:
+        with pytest.raises(ModelError, match="features.embedder=fake, current settings say none"):
+            plain.load_model()

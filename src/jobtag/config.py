@@ -59,6 +59,9 @@ class FeatureSettings:
     n_features: int = 2**15  # hashed bag-of-words width (title and description share it)
     max_tokens: int = 256  # ordered hashed token ids kept per job for the convolution
     pos_tagger: str = "fast"  # "fast" (lexicon tagger, default) or "spacy" (accurate, slower)
+    # "none" (default) or "minilm": the accurate mode, a MiniLM sentence embedding of each job
+    # beside the bag in the wide path (extra `minilm`; ~25-55 jobs/s to featurize, see README)
+    embedder: str = "none"
     batch_size: int = 512  # jobs featurized per batch
 
 
@@ -88,6 +91,7 @@ class TrainSettings:
     wide: bool = True  # linear path on the TF-IDF bag summed into the logits (False = seed model)
     wide_C: float = 1.0  # the wide SVM's C when there is no validation slice to choose it on
     wide_C_grid: Floats = (0.3, 1.0, 3.0)  # C values tried on the validation slice
+    embedding_weight: float = 0.5  # scale of the sentence embedding beside the unit-norm bag
     # weights of the deep path beside the wide one tried on validation (units: std ratio)
     deep_weights: Floats = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
     deep_min_gain: float = 0.01  # validation gain (mean of micro and macro F1) a deep weight needs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from jobtag.config import Settings, load_settings
 from jobtag.errors import InputError, NoModel
@@ -100,11 +102,21 @@ class Tagger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def featurize_jobs(self, jobs: Sequence[Job]) -> FeatureBatch:
-        """Features of `jobs` (cached by content hash in the store)."""
+    def featurize_jobs(self, jobs: Sequence[Job], progress: bool = False) -> FeatureBatch:
+        """Features of `jobs` (cached by content hash in the store); `progress`: a bar on stderr
+        (the accurate mode's embeddings take minutes on a first run)."""
         if not jobs:
             raise InputError("no jobs to featurize")
-        return self.featurizer.transform(jobs)
+        if not progress:
+            return self.featurizer.transform(jobs)
+        parts = []
+        with tqdm(
+            total=len(jobs), desc="featurize", unit="job", file=sys.stderr, leave=False
+        ) as bar:
+            for part in self.featurizer.iter_transform(jobs):
+                parts.append(part)
+                bar.update(len(part))
+        return FeatureBatch.concat(parts)
 
     # -- data -----------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -133,8 +145,13 @@ class Tagger:
             from jobtag.errors import TrainingError
 
             raise TrainingError("the store has no labeled jobs: import jobs with tags first")
-        train_batch = self.featurize_jobs(labeled)
-        unl_batch = self.featurize_jobs(unlabeled) if unlabeled else None
+        if self.settings.features.embedder != "none":
+            log.info(
+                "accurate mode: jobs without cached features are embedded with %s (slow)",
+                self.settings.features.embedder,
+            )
+        train_batch = self.featurize_jobs(labeled, progress)
+        unl_batch = self.featurize_jobs(unlabeled, progress) if unlabeled else None
         model = train_model(
             train_batch,
             [j.tags for j in labeled],
@@ -202,7 +219,7 @@ class Tagger:
             raise NoModel("no trained model yet: run `jobtag train` first")
         version = active.version
         if reload or self._model is None or self._model_version != version:
-            self._model = load_model(Path(active.path))
+            self._model = load_model(Path(active.path), expect_features=self.settings.features)
             self._model_version = version
         assert self._model is not None
         return self._model, version

@@ -175,27 +175,35 @@ def _update_locked(tagger: Tagger, progress: bool) -> UpdateResult:
 
 
 # Wide-path rows (hashed bag) by content hash, per Tagger: they do not change between updates.
-_BAGS: weakref.WeakKeyDictionary[Tagger, dict[str, tuple[np.ndarray, np.ndarray]]] = (
+_BAGS: weakref.WeakKeyDictionary[Tagger, dict[str, tuple[np.ndarray, ...]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _bags(tagger: Tagger, jobs: Sequence[Job]) -> sp.csr_matrix:
-    """The raw hashed bags of `jobs` (csr), from an in-process cache filled on first use."""
+def _bags(tagger: Tagger, jobs: Sequence[Job]) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The raw hashed bags of `jobs` (csr) and their sentence embeddings ((n, 0) without an
+    embedder), from an in-process cache filled on first use."""
     cache = _BAGS.setdefault(tagger, {})
     missing = list({j.content_hash: j for j in jobs if j.content_hash not in cache}.values())
     if missing:
-        bag = tagger.featurize_jobs(missing).bag.tocsr()
+        batch = tagger.featurize_jobs(missing)
+        bag = batch.bag.tocsr()
         for i, job in enumerate(missing):
             lo, hi = bag.indptr[i], bag.indptr[i + 1]
-            cache[job.content_hash] = (bag.indices[lo:hi].copy(), bag.data[lo:hi].copy())
+            cache[job.content_hash] = (
+                bag.indices[lo:hi].copy(),
+                bag.data[lo:hi].copy(),
+                batch.embedding[i].copy(),
+            )
     rows = [cache[j.content_hash] for j in jobs]
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum([len(r[0]) for r in rows], out=indptr[1:])
     indices = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int32)
     data = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, np.float32)
     n_features = tagger.settings.features.n_features
-    return sp.csr_matrix((data, indices, indptr), shape=(len(rows), n_features))
+    width = rows[0][2].size if rows else 0
+    embedding = np.stack([r[2] for r in rows]) if width else np.zeros((len(rows), 0), np.float32)
+    return sp.csr_matrix((data, indices, indptr), shape=(len(rows), n_features)), embedding
 
 
 def _refit(
@@ -210,7 +218,7 @@ def _refit(
     refit_wide(
         model.tagger.wide.weight.data,
         model.tagger.wide_bias.data,
-        model.weighting.transform(_bags(tagger, jobs)),
+        model.wide_input(*_bags(tagger, jobs)),
         label_matrix(labels, model.tags).astype(np.float32),
         np.asarray(weights, dtype=np.float32),
         C=model.settings.wide_C,

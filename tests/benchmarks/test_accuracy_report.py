@@ -84,10 +84,26 @@ def test_notes_give_speed_ratio_best_peer_and_ablation_deltas():
 def test_jobtag_rows_are_the_ablations():
     pytest.importorskip("jobtag.config")
     configs = accuracy.jobtag_configs()
-    assert list(configs) == ["jobtag", "jobtag-wide", "jobtag-seed", "jobtag-labeled-ae"]
+    assert list(configs) == [
+        "jobtag",
+        "jobtag-wide",
+        "jobtag-seed",
+        "jobtag-labeled-ae",
+        "jobtag-accurate",
+    ]
     assert configs["jobtag"] == {} and configs["jobtag-wide"] == {"deep_weights": (0.0,)}
     assert configs["jobtag-seed"] == {"wide": False}
     assert configs["jobtag-labeled-ae"] == {accuracy.UNLABELED: False}
+    assert configs["jobtag-accurate"] == {"features.embedder": "minilm"}
+
+
+def test_the_accurate_mode_runs_only_with_minilm():
+    args = accuracy.argparse.Namespace(methods=None, jobtag_variant=None, minilm=False)
+    methods, _ = accuracy.select_methods(args)
+    assert "jobtag" in methods and "jobtag-accurate" not in methods
+    args.minilm = True
+    methods, _ = accuracy.select_methods(args)
+    assert "jobtag-accurate" in methods and "svm+minilm" in methods
 
 
 def test_seeds_flag_defaults_to_three_and_rejects_junk():
@@ -141,3 +157,17 @@ def test_fusion_standardizes_and_keeps_never():
     fused = peers_minilm.fuse(svm, lr, stats, 0.5)
     assert fused[:, 0].tolist() == [-1.0, 1.0] and np.isneginf(fused[:, 1]).all()
     assert peers_minilm.fuse(svm, lr, stats, 1.0)[:, 0].tolist() == [-1.0, 1.0]
+
+
+def test_sqlite_feature_cache_is_shared_by_version(tmp_path):
+    from _jobtag import SqliteFeatureCache
+
+    from jobtag.features.cache import FeatureCache
+
+    a = SqliteFeatureCache(tmp_path / "f.sqlite")
+    assert isinstance(a, FeatureCache)
+    a.put_features({f"h{i}": str(i).encode() for i in range(600)}, "v1")
+    b = SqliteFeatureCache(tmp_path / "f.sqlite")  # another child process's view
+    got = b.get_features([f"h{i}" for i in range(700)], "v1")
+    assert len(got) == 600 and got["h7"] == b"7"
+    assert b.get_features(["h1"], "v2") == {}

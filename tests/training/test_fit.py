@@ -110,3 +110,41 @@ def test_deep_path_must_beat_the_wide_one_by_the_min_gain():
     assert never.summary["deep_weight"] == 0.0 and not never.tagger.uses_deep
     always = train_model(batch, labels, settings(deep_min_gain=-1.0), FS, progress=False)
     assert always.summary["deep_weight"] > 0 and always.tagger.uses_deep
+
+
+def _with_embedding(batch, labels, seed: int = 0, dim: int = 8):
+    """The batch plus an 8-d unit 'sentence embedding' that encodes the tags (and noise)."""
+    from jobtag.features.batch import FeatureBatch
+
+    rng = np.random.default_rng(seed)
+    tags = sorted({t for ts in labels for t in ts})
+    emb = rng.normal(0, 0.3, (len(batch), dim)).astype(np.float32)
+    for i, ts in enumerate(labels):
+        for t in ts:
+            emb[i, tags.index(t)] += 1.0
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    return FeatureBatch(batch.bag, batch.numeric, batch.tokens, emb)
+
+
+def test_sentence_embeddings_join_the_wide_path_and_survive_a_checkpoint(tmp_path):
+    from jobtag.errors import ConfigError
+    from jobtag.features.batch import FeatureBatch
+    from jobtag.models.checkpoint import load_model, save_model
+
+    batch, labels = make_jobs(80, seed=11)
+    batch = _with_embedding(batch, labels)
+    model = train_model(batch, labels, settings(), FS, progress=False)
+    net = model.tagger
+    assert net.cfg.n_embed == 8
+    assert tuple(net.wide.weight.shape) == (N_FEATURES + 8, 3)
+    emb_weights = net.wide.weight.detach().numpy()[N_FEATURES:]
+    assert np.abs(emb_weights).max() > 0.05  # the SVM gave the embedding weight
+    scores = model.scores(batch)
+    flipped = FeatureBatch(batch.bag, batch.numeric, batch.tokens, -batch.embedding)
+    assert np.abs(model.scores(flipped) - scores).max() > 0.01  # ... and it counts
+    bare = FeatureBatch(batch.bag, batch.numeric, batch.tokens)
+    with pytest.raises(ConfigError, match="sentence embeddings of width 8"):
+        model.scores(bare)
+    path = save_model(model, tmp_path / "m")
+    again = load_model(path)
+    np.testing.assert_allclose(again.scores(batch), scores, atol=1e-6)

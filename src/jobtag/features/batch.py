@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,20 +32,33 @@ class FeatureBatch:
     numeric: float32 (n, len(NUMERIC_NAMES)): raw text statistics and POS counts, unscaled.
     tokens:  n int32 arrays: the job's hashed token ids in reading order (title first),
              each in [1, n_features), truncated to FeatureSettings.max_tokens.
+    embedding: float32 (n, d): sentence embeddings (features.embedder); d = 0 without one.
     """
 
     bag: sp.csr_matrix
     numeric: np.ndarray
     tokens: list[np.ndarray]
+    embedding: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+
+    def __post_init__(self) -> None:
+        if self.embedding.shape[0] != self.bag.shape[0]:
+            if self.embedding.size:
+                raise ValueError(
+                    f"{self.embedding.shape[0]} embeddings for {self.bag.shape[0]} jobs"
+                )
+            self.embedding = np.zeros((self.bag.shape[0], 0), np.float32)
 
     def __len__(self) -> int:
         return self.bag.shape[0]
 
     def __getitem__(self, idx: slice | np.ndarray | list[int]) -> FeatureBatch:
         if isinstance(idx, slice):
-            return FeatureBatch(self.bag[idx], self.numeric[idx], self.tokens[idx])
+            return FeatureBatch(
+                self.bag[idx], self.numeric[idx], self.tokens[idx], self.embedding[idx]
+            )
         idx = np.asarray(idx)
-        return FeatureBatch(self.bag[idx], self.numeric[idx], [self.tokens[i] for i in idx])
+        tokens = [self.tokens[i] for i in idx]
+        return FeatureBatch(self.bag[idx], self.numeric[idx], tokens, self.embedding[idx])
 
     @staticmethod
     def concat(batches: list[FeatureBatch]) -> FeatureBatch:
@@ -53,4 +66,5 @@ class FeatureBatch:
             sp.vstack([b.bag for b in batches], format="csr", dtype=np.float32),
             np.concatenate([b.numeric for b in batches]).astype(np.float32, copy=False),
             [t for b in batches for t in b.tokens],
+            np.concatenate([b.embedding for b in batches]).astype(np.float32, copy=False),
         )

@@ -12,6 +12,8 @@ log = logging.getLogger(__name__)
 
 _MAGIC = b"JTF1"
 _HEADER = struct.Struct("<4sHI")  # magic, numeric columns, token ids
+_MAGIC2 = b"JTF2"  # ... and a sentence embedding (features.embedder)
+_HEADER2 = struct.Struct("<4sHIH")  # magic, numeric columns, token ids, embedding width
 
 
 @runtime_checkable
@@ -49,23 +51,38 @@ class MemoryFeatureCache:
         return len(self._data)
 
 
-def encode_features(numeric: np.ndarray, ids: np.ndarray) -> bytes:
-    """Payload of one job: its raw numeric row (float32) and ALL its token ids (int32, in order)."""
+def encode_features(
+    numeric: np.ndarray, ids: np.ndarray, embedding: np.ndarray | None = None
+) -> bytes:
+    """Payload of one job: its raw numeric row (float32), ALL its token ids (int32, in order) and,
+    with an embedder, its sentence embedding (float32)."""
     numeric = np.ascontiguousarray(numeric, dtype="<f4").ravel()
     ids = np.ascontiguousarray(ids, dtype="<i4").ravel()
-    return _HEADER.pack(_MAGIC, numeric.size, ids.size) + numeric.tobytes() + ids.tobytes()
+    if embedding is None or np.size(embedding) == 0:
+        return _HEADER.pack(_MAGIC, numeric.size, ids.size) + numeric.tobytes() + ids.tobytes()
+    emb = np.ascontiguousarray(embedding, dtype="<f4").ravel()
+    head = _HEADER2.pack(_MAGIC2, numeric.size, ids.size, emb.size)
+    return head + numeric.tobytes() + ids.tobytes() + emb.tobytes()
 
 
-def decode_features(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(numeric float32, ids int32) of a payload made by `encode_features`; ValueError if corrupt."""
+def decode_features(payload: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(numeric float32, ids int32, embedding float32 — empty without an embedder) of a payload
+    made by `encode_features`; ValueError if corrupt."""
     if len(payload) < _HEADER.size:
         raise ValueError(f"feature payload too short ({len(payload)} bytes)")
-    magic, n_numeric, n_ids = _HEADER.unpack_from(payload)
-    if magic != _MAGIC:
+    magic = bytes(payload[:4])
+    if magic == _MAGIC:
+        _, n_numeric, n_ids = _HEADER.unpack_from(payload)
+        n_embed, start = 0, _HEADER.size
+    elif magic == _MAGIC2 and len(payload) >= _HEADER2.size:
+        _, n_numeric, n_ids, n_embed = _HEADER2.unpack_from(payload)
+        start = _HEADER2.size
+    else:
         raise ValueError(f"feature payload has unknown format {magic!r}")
-    expected = _HEADER.size + 4 * (n_numeric + n_ids)
+    expected = start + 4 * (n_numeric + n_ids + n_embed)
     if len(payload) != expected:
         raise ValueError(f"feature payload is {len(payload)} bytes, expected {expected}")
-    numeric = np.frombuffer(payload, dtype="<f4", count=n_numeric, offset=_HEADER.size)
-    ids = np.frombuffer(payload, dtype="<i4", count=n_ids, offset=_HEADER.size + 4 * n_numeric)
-    return numeric.astype(np.float32), ids.astype(np.int32)
+    numeric = np.frombuffer(payload, dtype="<f4", count=n_numeric, offset=start)
+    ids = np.frombuffer(payload, dtype="<i4", count=n_ids, offset=start + 4 * n_numeric)
+    emb = np.frombuffer(payload, dtype="<f4", count=n_embed, offset=start + 4 * (n_numeric + n_ids))
+    return numeric.astype(np.float32), ids.astype(np.int32), emb.astype(np.float32)

@@ -15,12 +15,16 @@ from jobtag.errors import ConfigError
 from jobtag.features.batch import NUMERIC_NAMES, FeatureBatch
 from jobtag.features.cache import FeatureCache, decode_features, encode_features
 from jobtag.features.clean import MAX_CHARS, HtmlCleaner, TextNormalizer, expand_contractions
+from jobtag.features.embedding import get_embedder
 from jobtag.features.hashing import HASH_SEED, TITLE_PREFIX, TokenHasher
 from jobtag.features.pos import get_tagger
 from jobtag.features.textstats import text_stats
 from jobtag.records import Job
 
 log = logging.getLogger(__name__)
+
+# One job's features: raw numeric row, all token ids in order, sentence embedding (maybe empty).
+Row = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 # Bump when any processing step changes what a job's features are (it invalidates caches).
 FEATURES_CODE_VERSION = "1"
@@ -53,17 +57,21 @@ class Featurizer:
         self.normalizer = TextNormalizer()
         self.hasher = TokenHasher(self.settings.n_features)
         self.tagger = get_tagger(self.settings.pos_tagger)
+        self.embedder = get_embedder(self.settings.embedder)
         self._title_memo: dict[str, int] = {}
         self._desc_memo: dict[str, int] = {}
 
     @property
     def version(self) -> str:
         """Short id (<= 64 chars, the store's column) of what the cached payload depends on:
-        code version, n_features, tagger, hash seed, max text length; not max_tokens/batch_size."""
+        code version, n_features, tagger, hash seed, max text length, embedder; not
+        max_tokens/batch_size."""
         s = self.settings
         full = f"{FEATURES_CODE_VERSION};{s.n_features};{s.pos_tagger};{HASH_SEED};{MAX_CHARS}"
+        embed = f":{s.embedder[:12]}" if s.embedder != "none" else ""
+        full += embed.replace(":", ";")
         digest = hashlib.blake2b(full.encode("utf-8"), digest_size=4).hexdigest()
-        return f"f{FEATURES_CODE_VERSION}:{s.n_features}:{s.pos_tagger[:24]}:{digest}"
+        return f"f{FEATURES_CODE_VERSION}:{s.n_features}:{s.pos_tagger[:24]}{embed}:{digest}"
 
     def clean(self, job: Job) -> tuple[str, str]:
         """(title, description) as plain text."""
@@ -95,14 +103,15 @@ class Featurizer:
         out = [TITLE_PREFIX + s for s in map(stem, self.normalizer.words(title)) if s]
         return out + [s for s in map(stem, self.normalizer.words(desc)) if s]
 
-    def compute(self, jobs: Sequence[Job]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(raw numeric row, all token ids) of each job, without the cache."""
+    def compute(self, jobs: Sequence[Job]) -> list[Row]:
+        """(raw numeric row, all token ids, embedding) of each job, without the cache."""
         split = self.normalizer.split_words
-        pos_texts, ids = [], []
+        pos_texts, ids, plain = [], [], []
         numeric = np.zeros((len(jobs), len(NUMERIC_NAMES)), dtype=np.float32)
         for i, job in enumerate(jobs):
             title, desc = self.clean(job)
             text = f"{title}\n{desc}" if title and desc else title or desc
+            plain.append(text)
             title, desc = expand_contractions(title), expand_contractions(desc)
             t_words, d_words = split(title), split(desc)
             # Stop words are counted on the (lowercased, contraction-expanded) words of the job.
@@ -111,18 +120,20 @@ class Featurizer:
             ids.append(self.word_ids(t_words, d_words))
         if jobs:
             numeric[:, 6:] = self.tagger.count(pos_texts)
-        return list(zip(numeric, ids, strict=True))
+        if self.embedder is not None:
+            emb = self.embedder.embed(plain)
+        else:
+            emb = np.zeros((len(jobs), 0), np.float32)
+        return list(zip(numeric, ids, emb, strict=True))
 
     # --- batches -------------------------------------------------------------------------------
 
-    def _rows(
-        self, jobs: Sequence[Job], pending: dict[str, bytes] | None = None
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _rows(self, jobs: Sequence[Job], pending: dict[str, bytes] | None = None) -> list[Row]:
         if self.cache is None:
             return self.compute(jobs)
         version = self.version
         hashes = [job.content_hash for job in jobs]
-        found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        found: dict[str, Row] = {}
         for h, payload in self.cache.get_features(list(dict.fromkeys(hashes)), version).items():
             try:
                 found[h] = decode_features(payload)
@@ -140,12 +151,12 @@ class Featurizer:
                 pending.update(fresh)
         return [found[h] for h in hashes]
 
-    def _batch(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> FeatureBatch:
+    def _batch(self, rows: list[Row]) -> FeatureBatch:
         n, width = len(rows), self.settings.n_features
-        lengths = np.fromiter((len(ids) for _, ids in rows), dtype=np.int64, count=n)
+        lengths = np.fromiter((len(ids) for _, ids, _ in rows), dtype=np.int64, count=n)
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
-        indices = np.concatenate([ids for _, ids in rows]) if n else np.zeros(0, np.int32)
+        indices = np.concatenate([ids for _, ids, _ in rows]) if n else np.zeros(0, np.int32)
         if indices.size and (indices.min() < 1 or indices.max() >= width):
             raise ConfigError(
                 f"token ids outside [1, {width}): cached features of another n_features?"
@@ -156,13 +167,19 @@ class Featurizer:
         )
         bag.sum_duplicates()
         numeric = (
-            np.stack([num for num, _ in rows])
+            np.stack([num for num, _, _ in rows])
             if n
             else np.zeros((0, len(NUMERIC_NAMES)), np.float32)
         )
         m = self.settings.max_tokens
-        tokens = [np.ascontiguousarray(ids[:m], dtype=np.int32) for _, ids in rows]
-        return FeatureBatch(bag, numeric.astype(np.float32, copy=False), tokens)
+        tokens = [np.ascontiguousarray(ids[:m], dtype=np.int32) for _, ids, _ in rows]
+        width = self.embedder.dim if self.embedder is not None else 0
+        embedding = np.zeros((n, width), np.float32)
+        for i, (_, _, emb) in enumerate(rows):
+            if emb.size != width:  # a cached row of the same version always has it
+                raise ConfigError(f"job {i}: embedding of width {emb.size}, expected {width}")
+            embedding[i] = emb
+        return FeatureBatch(bag, numeric.astype(np.float32, copy=False), tokens, embedding)
 
     def transform(
         self, jobs: Sequence[Job], pending: dict[str, bytes] | None = None

@@ -253,7 +253,7 @@ def load_model(directory: Path, expect_features: FeatureSettings | None = None) 
                 raise ModelError(f"model file corrupt (checksum mismatch, truncated?): {path}")
         features = _dataclass_from(FeatureSettings, meta["features"], "features", directory)
         if expect_features is not None:
-            for key in ("n_features", "max_tokens"):
+            for key in ("n_features", "max_tokens", "embedder"):
                 if getattr(expect_features, key) != getattr(features, key):
                     raise ModelError(
                         f"{cfg_path}: model was trained with features.{key}="

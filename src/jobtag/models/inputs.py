@@ -33,6 +33,15 @@ class BagWeighting:
         return [float(v) for v in self.idf_]
 
 
+def join_embedding(bag: sp.csr_matrix, embedding: np.ndarray, weight: float) -> sp.csr_matrix:
+    """The wide path's input: the weighted bag (n, n_features), then `weight` x the sentence
+    embedding (n, d) as columns n_features.. (the bag unchanged when d = 0)."""
+    if embedding.shape[1] == 0:
+        return bag
+    dense = sp.csr_matrix(np.asarray(weight * embedding, dtype=np.float32))
+    return sp.hstack([bag, dense], format="csr", dtype=np.float32)
+
+
 def bag_inputs(bag: sp.csr_matrix) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """csr rows -> (indices, offsets, weights) for nn.EmbeddingBag(mode="sum")."""
     return (

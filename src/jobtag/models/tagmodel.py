@@ -10,11 +10,12 @@ import numpy as np
 import torch
 
 from jobtag.config import FeatureSettings, TrainSettings
+from jobtag.errors import ConfigError
 from jobtag.features.batch import FeatureBatch
 from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import ConvAutoencoder
 from jobtag.models.epochs import TaggerData, ae_epoch, encode, tagger_epoch, tagger_scores
-from jobtag.models.inputs import BagWeighting
+from jobtag.models.inputs import BagWeighting, join_embedding
 from jobtag.models.tagnet import TaggerNet
 from jobtag.models.threads import torch_threads
 from jobtag.models.thresholds import calibrate_thresholds
@@ -74,8 +75,21 @@ class TagModel:
         codes = None
         if fixed and self.tagger.uses_deep:  # no deep weight: the code is not needed
             codes = encode(self.ae.encoder, batch.tokens, self.feature_settings.max_tokens)
-        wide = self.weighting.transform(batch.bag) if self.tagger.wide is not None else None
+        wide = self.wide_input(batch.bag, batch.embedding) if self.tagger.wide is not None else None
         return TaggerData(batch.tokens, self.scaler.transform(batch.numeric), codes, wide)
+
+    def wide_input(self, bag: Any, embedding: np.ndarray) -> Any:
+        """The wide path's input (csr): the TF-IDF bag and, in the accurate mode, the embedding."""
+        want = self.tagger.cfg.n_embed
+        if embedding.shape[1] != want:
+            raise ConfigError(
+                f"the model expects sentence embeddings of width {want} (features.embedder="
+                f"{self.feature_settings.embedder!r} when it was trained), the features have "
+                f"{embedding.shape[1]}: featurize with the model's feature settings"
+            )
+        return join_embedding(
+            self.weighting.transform(bag), embedding, self.settings.embedding_weight
+        )
 
     def targets_for(self, labels: Sequence[frozenset[str] | None]) -> np.ndarray:
         """bool (n, T) indicator matrix of the model's tags (unknown tags and None rows: all False)."""

