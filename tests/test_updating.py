@@ -278,6 +278,6 @@ def test_accurate_mode_trains_predicts_and_updates_with_embeddings(tmp_path, mon
     # the same home without the setting: a clear error at load, not wrong scores
     from jobtag.errors import ModelError
 
-    with Tagger(tiny_settings(tmp_path / "home")) as plain:
-        with pytest.raises(ModelError, match="features.embedder=fake, current settings say none"):
-            plain.load_model()
+    want = "features.embedder=fake, current settings say none"
+    with Tagger(tiny_settings(tmp_path / "home")) as plain, pytest.raises(ModelError, match=want):
+        plain.load_model()
