@@ -316,7 +316,7 @@ class Tagger:
 
     def _report(self, jobs: Sequence[Job], metrics: dict[str, Any], out: Path, name: str) -> Path:
         from jobtag.evaluation.report import write_report
-        from jobtag.models.epochs import encode
+        from jobtag.models.forward import encode
 
         jobs = [j for j in jobs if j.labeled]
         model, version = self.load_model()

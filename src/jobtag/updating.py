@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from jobtag.errors import InputError, TrainingError
 from jobtag.records import Job, label_matrix
 from jobtag.tagger import Tagger
-from jobtag.training.wide import refit_wide
+from jobtag.training.update import fine_tune, refit_wide_path
 
 log = logging.getLogger(__name__)
 
@@ -207,15 +207,8 @@ def _refit(
     max_iter: int,
 ) -> None:
     """Refit the wide path of `model` in place (warm-started) on jobs/labels/weights."""
-    refit_wide(
-        model.tagger.wide.weight.data,
-        model.tagger.wide_bias.data,
-        model.weighting.transform(_bags(tagger, jobs)),
-        label_matrix(labels, model.tags).astype(np.float32),
-        np.asarray(weights, dtype=np.float32),
-        C=model.settings.wide_C,
-        max_iter=max_iter,
-    )
+    y = label_matrix(labels, model.tags)
+    refit_wide_path(model, _bags(tagger, jobs), y, np.asarray(weights), max_iter)
 
 
 @dataclass
@@ -333,7 +326,8 @@ def _fine_tune_deep(
     weights = [1.0] * (n_human * boost) + [cfg.pseudo_label_weight] * len(ev.pseudo)
     weights += [1.0] * len(replay)
     if jobs:
-        candidate.fine_tune(
+        fine_tune(
+            candidate,
             tagger.featurize_jobs(jobs),
             label_matrix(labels, candidate.tags).astype(np.float32),
             np.asarray(weights, dtype=np.float32),

@@ -20,13 +20,14 @@ from jobtag.evaluation.metrics import multilabel_metrics
 from jobtag.features.batch import FeatureBatch
 from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder, reconstruction_recall
-from jobtag.models.epochs import TaggerData, ae_epoch, tagger_epoch, tagger_scores
+from jobtag.models.forward import TaggerData, tagger_scores
 from jobtag.models.inputs import BagWeighting, padded
 from jobtag.models.tagmodel import TagModel
 from jobtag.models.tagnet import TaggerConfig, TaggerNet
 from jobtag.models.threads import torch_threads
 from jobtag.models.thresholds import best_threshold, calibrate_thresholds
 from jobtag.records import label_matrix
+from jobtag.training.epochs import ae_epoch, deep_optimizer, tagger_epoch
 from jobtag.training.wide import fit_wide
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def _fit_deep(
     """Train the deep path alone (code + numeric -> 5 hidden layers), early-stopped on `val`."""
     s, fs = model.settings, model.feature_settings
     enc = model.ae.encoder if model.trainable_encoder else None
-    opt = model.optimizer()
+    opt = deep_optimizer(model)
     weights = np.ones(len(data), np.float32)
     best: tuple[float, int, Any, np.ndarray | None] = (-1.0, epochs, None, None)
     losses: list[float] = []

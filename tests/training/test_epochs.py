@@ -1,20 +1,20 @@
-"""Epochs: length-sorted batches, codes in eval mode, a tagger epoch that learns."""
+"""Epochs: length-sorted batches, a tagger epoch that learns, the deep path's optimizer."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
-from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder
-from jobtag.models.epochs import (
-    TaggerData,
-    encode,
-    length_batches,
-    tagger_epoch,
-    tagger_scores,
-)
+from jobtag.models.forward import TaggerData, tagger_scores
 from jobtag.models.tagnet import TaggerConfig, TaggerNet
-from tests.models.synthetic import N_FEATURES, make_jobs
+from jobtag.training.epochs import deep_optimizer, length_batches, tagger_epoch
+from tests.models.synthetic import N_FEATURES, make_jobs, train_tiny
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return train_tiny()
 
 
 def test_length_batches_cover_every_job_once_and_group_lengths():
@@ -24,15 +24,6 @@ def test_length_batches_cover_every_job_once_and_group_lengths():
     assert sorted(flat.tolist()) == list(range(8))
     for b in batches:  # similar lengths share a batch: short with short, long with long
         assert len({lengths[i] > 50 for i in b}) == 1
-
-
-def test_encode_is_deterministic_and_order_free():
-    batch, _ = make_jobs(12, seed=1)
-    enc = ConvAutoencoder(AutoencoderConfig(n_features=N_FEATURES)).encoder
-    a = encode(enc, batch.tokens, 64)
-    b = encode(enc, batch.tokens[::-1], 64)[::-1]
-    assert a.shape == (12, 100)
-    np.testing.assert_allclose(a, b, atol=1e-5)  # eval mode: no dropout, no batch effects
 
 
 def test_a_deep_tagger_epoch_lowers_the_loss():
@@ -54,3 +45,16 @@ def test_a_deep_tagger_epoch_lowers_the_loss():
     assert losses[-1] < 0.5 * losses[0]
     scores = tagger_scores(net, None, data, 64)
     assert ((scores > 0.5) == (y > 0.5)).mean() > 0.9
+
+
+def test_deep_optimizer_trains_the_deep_path_and_the_encoder_only_when_fine_tuned(trained):
+    import copy
+
+    model = copy.deepcopy(trained)
+    deep = {id(p) for p in [*model.tagger.deep.parameters(), *model.tagger.out.parameters()]}
+    opt = deep_optimizer(model, lr=0.01)
+    assert [g["lr"] for g in opt.param_groups] == [0.01]
+    assert {id(p) for p in opt.param_groups[0]["params"]} == deep  # never the wide path
+    model.settings.finetune_encoder = True
+    groups = deep_optimizer(model, lr=0.01).param_groups
+    assert len(groups) == 2 and groups[1]["lr"] == 0.01 * model.settings.encoder_lr_scale
