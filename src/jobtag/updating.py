@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import copy
-import csv
-import json
 import logging
 import os
 import socket
 import time
 import weakref
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from jobtag.errors import InputError, TrainingError
+from jobtag.errors import TrainingError
 from jobtag.records import Job, label_matrix
 from jobtag.tagger import Tagger
 from jobtag.training.update import fine_tune, refit_wide_path
@@ -528,34 +526,3 @@ def compare_versions(tagger: Tagger, limit: int = 10) -> dict[str, Any]:
         else "none yet: no labeled job arrived after the models were made"
     )
     return {"yardstick": {"jobs": len(jobs), "relative_to": ref, "what": what}, "models": rows}
-
-
-def read_feedback_file(path: Path) -> Iterator[tuple[str, list[str]]]:
-    """(job_id, tags) pairs from a CSV (columns job_id, tags with '|' or ',') or JSONL file."""
-    if not path.is_file():
-        raise InputError(f"no such feedback file: {path}")
-    with open(path, encoding="utf-8") as fh:
-        if path.suffix == ".jsonl":
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                    tags = obj["tags"]
-                    yield str(obj["job_id"]), tags if isinstance(tags, list) else _split(tags)
-                except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                    raise InputError(
-                        f"{path}:{n}: need an object with job_id and tags ({exc})"
-                    ) from exc
-            return
-        reader = csv.DictReader(fh)
-        missing = {"job_id", "tags"} - set(reader.fieldnames or ())
-        if missing:
-            raise InputError(f"{path}: missing columns {', '.join(sorted(missing))}")
-        for row in reader:
-            yield row["job_id"], _split(row["tags"] or "")
-
-
-def _split(text: str) -> list[str]:
-    sep = "|" if "|" in text else ","
-    return [t.strip() for t in text.split(sep) if t.strip()]
