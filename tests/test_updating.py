@@ -235,7 +235,7 @@ def test_old_versions_files_are_pruned_and_what_is_kept_still_works(tagger):
         for m in models
         if m.version in on_disk
     }
-    if not tagger.load_model()[0].tagger.uses_deep:
+    if not tagger.load_model()[0].net.uses_deep:
         assert len(inodes) == 1
 
 

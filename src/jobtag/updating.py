@@ -347,12 +347,12 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
         candidate.add_tags(new_tags)
         log.info("new tags: %s", ", ".join(new_tags))
     replay: list[Job] = []
-    if current.tagger.uses_deep:  # the deep path counts in the served model: it learns too
+    if current.net.uses_deep:  # the deep path counts in the served model: it learns too
         replay = _fine_tune_deep(tagger, candidate, ev, rng, progress)
     else:
         log.info("the deep path has no weight in the served model: only the wide path learns")
 
-    wide = candidate.tagger.uses_wide
+    wide = candidate.net.uses_wide
     # The wide path is a convex model: refit it, warm-started, on every labeled job but the
     # judge jobs (+ pseudo-labels), instead of only nudging it by SGD.
     wide_jobs = ev.learn + [j for j, _ in ev.pseudo]

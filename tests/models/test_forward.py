@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder
-from jobtag.models.forward import TaggerData, encode, tagger_logits, tagger_scores
-from jobtag.models.tagnet import TaggerConfig, TaggerNet
+from jobtag.models.forward import NetInputs, encode, net_logits, net_scores
+from jobtag.models.tagnet import TagNet, TagNetConfig
 from tests.models.synthetic import N_FEATURES, make_jobs
 
 
@@ -23,12 +23,12 @@ def test_encode_is_deterministic_and_order_free():
 def test_scores_are_order_free_and_the_deep_path_needs_codes_or_the_encoder():
     batch, _ = make_jobs(20, seed=3)
     codes = np.random.default_rng(1).normal(size=(20, 100)).astype(np.float32)
-    data = TaggerData(batch.tokens, np.zeros((20, 11), np.float32), codes, None)
-    net = TaggerNet(TaggerConfig(n_tags=3, n_features=N_FEATURES, wide=False))
-    scores = tagger_scores(net, None, data, 64)
+    data = NetInputs(batch.tokens, np.zeros((20, 11), np.float32), codes, None)
+    net = TagNet(TagNetConfig(n_tags=3, n_features=N_FEATURES, wide=False))
+    scores = net_scores(net, None, data, 64)
     assert scores.shape == (20, 3) and ((scores > 0) & (scores < 1)).all()
-    rev = TaggerData(batch.tokens[::-1], data.numeric, codes[::-1].copy(), None)
-    np.testing.assert_allclose(tagger_scores(net, None, rev, 64)[::-1], scores, atol=1e-6)
-    no_codes = TaggerData(batch.tokens, data.numeric, None, None)
+    rev = NetInputs(batch.tokens[::-1], data.numeric, codes[::-1].copy(), None)
+    np.testing.assert_allclose(net_scores(net, None, rev, 64)[::-1], scores, atol=1e-6)
+    no_codes = NetInputs(batch.tokens, data.numeric, None, None)
     with pytest.raises(ValueError, match="fixed codes or the encoder"):
-        tagger_logits(net, None, no_codes, np.arange(4), 64)
+        net_logits(net, None, no_codes, np.arange(4), 64)

@@ -44,7 +44,7 @@ def test_beats_predict_most_frequent(trained):
 def test_seed_configuration_trains_too():
     batch, labels = make_jobs(120, seed=4)
     model = train_model(batch, labels, tiny_settings(wide=False), FS, progress=False)
-    assert model.tagger.wide is None and model.weighting is None
+    assert model.net.wide is None and model.weighting is None
     test, tl = make_jobs(60, seed=5)
     assert evaluate(model, test, model.targets_for(tl))["micro_f1"] > 0.5
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from jobtag.models.forward import TaggerData, tagger_scores
-from jobtag.models.tagnet import TaggerConfig, TaggerNet
-from jobtag.training.epochs import deep_optimizer, length_batches, tagger_epoch
+from jobtag.models.forward import NetInputs, net_scores
+from jobtag.models.tagnet import TagNet, TagNetConfig
+from jobtag.training.epochs import deep_optimizer, length_batches, net_epoch
 from tests.models.synthetic import N_FEATURES, make_jobs, train_tiny
 
 
@@ -33,17 +33,17 @@ def test_a_deep_tagger_epoch_lowers_the_loss():
     y = np.array([[t in (lab or ()) for t in tags] for lab in labels], dtype=np.float32)
     codes = np.random.default_rng(0).normal(size=(80, 100)).astype(np.float32)
     codes[:, :3] += 3 * y  # codes that carry the tags
-    data = TaggerData(batch.tokens, np.zeros((80, 11), np.float32), codes, None)
-    net = TaggerNet(TaggerConfig(n_tags=3, n_features=N_FEATURES, wide=False))
+    data = NetInputs(batch.tokens, np.zeros((80, 11), np.float32), codes, None)
+    net = TagNet(TagNetConfig(n_tags=3, n_features=N_FEATURES, wide=False))
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     rng = np.random.default_rng(0)
     w, pw = np.ones(80, np.float32), np.ones(3, np.float32)
     losses = [
-        tagger_epoch(net, None, data, y, w, pw, opt, batch_size=16, max_tokens=64, rng=rng)
+        net_epoch(net, None, data, y, w, pw, opt, batch_size=16, max_tokens=64, rng=rng)
         for _ in range(15)
     ]
     assert losses[-1] < 0.5 * losses[0]
-    scores = tagger_scores(net, None, data, 64)
+    scores = net_scores(net, None, data, 64)
     assert ((scores > 0.5) == (y > 0.5)).mean() > 0.9
 
 
@@ -51,7 +51,7 @@ def test_deep_optimizer_trains_the_deep_path_and_the_encoder_only_when_fine_tune
     import copy
 
     model = copy.deepcopy(trained)
-    deep = {id(p) for p in [*model.tagger.deep.parameters(), *model.tagger.out.parameters()]}
+    deep = {id(p) for p in [*model.net.deep.parameters(), *model.net.out.parameters()]}
     opt = deep_optimizer(model, lr=0.01)
     assert [g["lr"] for g in opt.param_groups] == [0.01]
     assert {id(p) for p in opt.param_groups[0]["params"]} == deep  # never the wide path

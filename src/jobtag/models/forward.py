@@ -10,7 +10,7 @@ import torch
 
 from jobtag.models.autoencoder import ConvEncoder
 from jobtag.models.inputs import bag_inputs, padded
-from jobtag.models.tagnet import TaggerNet
+from jobtag.models.tagnet import TagNet
 
 
 @torch.no_grad()
@@ -30,31 +30,31 @@ def encode(
 
 
 @dataclass
-class TaggerData:
-    """Tagger inputs of n jobs: tokens (for a trainable encoder) or fixed codes, numeric, wide bag."""
+class NetInputs:
+    """The net's inputs for n jobs: tokens (for a trainable encoder) or fixed codes, numeric, wide bag."""
 
     tokens: list[np.ndarray]
     numeric: np.ndarray  # (n, n_numeric) scaled
     codes: np.ndarray | None  # (n, code_dim) when the encoder is frozen
-    wide: sp.csr_matrix | None  # (n, n_features) TF-IDF weighted, when the tagger has a wide path
+    wide: sp.csr_matrix | None  # (n, n_features) TF-IDF weighted, when the net has a wide path
 
     def __len__(self) -> int:
         return len(self.tokens)
 
 
-def tagger_logits(
-    tagger: TaggerNet,
+def net_logits(
+    net: TagNet,
     encoder: ConvEncoder | None,
-    data: TaggerData,
+    data: NetInputs,
     b: np.ndarray,
     max_tokens: int,
 ) -> torch.Tensor:
     """Logits (B, T) of jobs `b`; the encoder runs (with gradients) only when codes are not fixed.
 
-    A path without weight in the tagger is not computed (no code is needed when the deep path
+    A path without weight in the net is not computed (no code is needed when the deep path
     has weight 0)."""
     x = None
-    if tagger.uses_deep:
+    if net.uses_deep:
         if data.codes is not None:
             code = torch.from_numpy(data.codes[b])  # (B, code_dim)
         else:
@@ -62,26 +62,26 @@ def tagger_logits(
                 raise ValueError("the deep path counts: pass fixed codes or the encoder")
             code = encoder(torch.from_numpy(padded([data.tokens[i] for i in b], max_tokens)))
         x = torch.cat([code, torch.from_numpy(data.numeric[b])], 1)  # (B, code_dim + n_numeric)
-    wide = bag_inputs(data.wide[b]) if data.wide is not None and tagger.uses_wide else None
-    return tagger(x, wide)
+    wide = bag_inputs(data.wide[b]) if data.wide is not None and net.uses_wide else None
+    return net(x, wide)
 
 
 @torch.no_grad()
-def tagger_scores(
-    tagger: TaggerNet,
+def net_scores(
+    net: TagNet,
     encoder: ConvEncoder | None,
-    data: TaggerData,
+    data: NetInputs,
     max_tokens: int,
     batch_size: int = 512,
 ) -> np.ndarray:
     """Sigmoid scores (n, T) float32 in eval mode."""
-    tagger.eval()
+    net.eval()
     if encoder is not None:
         encoder.eval()
     n = len(data)
-    out = np.zeros((n, tagger.cfg.n_tags), dtype=np.float32)
+    out = np.zeros((n, net.cfg.n_tags), dtype=np.float32)
     order = np.argsort([len(t) for t in data.tokens], kind="stable")
     for start in range(0, n, batch_size):
         b = order[start : start + batch_size]
-        out[b] = torch.sigmoid(tagger_logits(tagger, encoder, data, b, max_tokens)).numpy()
+        out[b] = torch.sigmoid(net_logits(net, encoder, data, b, max_tokens)).numpy()
     return out

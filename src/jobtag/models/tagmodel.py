@@ -13,9 +13,9 @@ from jobtag.config import FeatureSettings, TrainSettings
 from jobtag.features.batch import FeatureBatch
 from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import ConvAutoencoder
-from jobtag.models.forward import TaggerData, encode, tagger_scores
+from jobtag.models.forward import NetInputs, encode, net_scores
 from jobtag.models.inputs import BagWeighting
-from jobtag.models.tagnet import TaggerNet
+from jobtag.models.tagnet import TagNet
 from jobtag.models.threads import torch_threads
 from jobtag.models.thresholds import calibrate_thresholds
 from jobtag.records import label_matrix
@@ -28,8 +28,9 @@ class TagModel:
 
     def __init__(
         self,
+        *,
         ae: ConvAutoencoder,
-        tagger: TaggerNet,
+        net: TagNet,
         tags: Sequence[str],
         thresholds: np.ndarray,
         global_threshold: float,
@@ -41,12 +42,12 @@ class TagModel:
         summary: dict[str, Any] | None = None,
         val_metrics: dict[str, Any] | None = None,
     ) -> None:
-        if len(tags) != tagger.cfg.n_tags or len(thresholds) != len(tags):
+        if len(tags) != net.cfg.n_tags or len(thresholds) != len(tags):
             raise ValueError(
-                f"{len(tags)} tags, {tagger.cfg.n_tags} outputs, {len(thresholds)} thresholds"
+                f"{len(tags)} tags, {net.cfg.n_tags} outputs, {len(thresholds)} thresholds"
             )
         self.ae = ae
-        self.tagger = tagger
+        self.net = net
         self.tags: list[str] = list(tags)
         self.thresholds = np.asarray(thresholds, dtype=np.float32)
         self.global_threshold = float(global_threshold)
@@ -63,8 +64,8 @@ class TagModel:
     def trainable_encoder(self) -> bool:
         return bool(self.settings.finetune_encoder)
 
-    def prepare(self, batch: FeatureBatch, *, fixed_codes: bool | None = None) -> TaggerData:
-        """Tagger inputs of a batch: scaled numeric, weighted bag, codes unless fine-tuning."""
+    def prepare(self, batch: FeatureBatch, *, fixed_codes: bool | None = None) -> NetInputs:
+        """The net's inputs of a batch: scaled numeric, weighted bag, codes unless fine-tuning."""
         fixed = (not self.trainable_encoder) if fixed_codes is None else fixed_codes
         if batch.bag.shape[1] != self.feature_settings.n_features:
             raise ValueError(
@@ -72,10 +73,10 @@ class TagModel:
                 f"{self.feature_settings.n_features}"
             )
         codes = None
-        if fixed and self.tagger.uses_deep:  # no deep weight: the code is not needed
+        if fixed and self.net.uses_deep:  # no deep weight: the code is not needed
             codes = encode(self.ae.encoder, batch.tokens, self.feature_settings.max_tokens)
-        wide = self.weighting.transform(batch.bag) if self.tagger.wide is not None else None
-        return TaggerData(batch.tokens, self.scaler.transform(batch.numeric), codes, wide)
+        wide = self.weighting.transform(batch.bag) if self.net.wide is not None else None
+        return NetInputs(batch.tokens, self.scaler.transform(batch.numeric), codes, wide)
 
     def targets_for(self, labels: Sequence[frozenset[str] | None]) -> np.ndarray:
         """bool (n, T) indicator matrix of the model's tags (unknown tags and None rows: all False)."""
@@ -88,7 +89,7 @@ class TagModel:
             return np.zeros((0, len(self.tags)), dtype=np.float32)
         with torch.no_grad(), torch_threads(self.settings.threads):
             data = self.prepare(batch, fixed_codes=True)
-            return tagger_scores(self.tagger, None, data, self.feature_settings.max_tokens)
+            return net_scores(self.net, None, data, self.feature_settings.max_tokens)
 
     def decide(self, scores: np.ndarray) -> np.ndarray:
         """bool (n, T): score >= the tag's threshold; with settings.min_one_tag the top tag at least."""
@@ -105,7 +106,7 @@ class TagModel:
         added = [t for t in dict.fromkeys(new_tags) if t not in set(self.tags)]
         if not added:
             return []
-        self.tagger.add_tags(len(added))
+        self.net.add_tags(len(added))
         self.tags += added
         self.thresholds = np.r_[self.thresholds, np.full(len(added), self.global_threshold)].astype(
             np.float32

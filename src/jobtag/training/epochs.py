@@ -1,4 +1,4 @@
-"""Training epochs shared by the first fit and updates: autoencoder and tagger passes, the optimizer."""
+"""Training epochs shared by the first fit and updates: autoencoder and tag-net passes, the optimizer."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from jobtag.models.autoencoder import ConvAutoencoder, ConvEncoder, dense_rows
-from jobtag.models.forward import TaggerData, tagger_logits
+from jobtag.models.forward import NetInputs, net_logits
 from jobtag.models.inputs import padded
 from jobtag.models.tagmodel import TagModel
-from jobtag.models.tagnet import TaggerNet
+from jobtag.models.tagnet import TagNet
 
 
 def length_batches(
@@ -66,10 +66,10 @@ def ae_epoch(
     return total / max(count, 1)
 
 
-def tagger_epoch(
-    tagger: TaggerNet,
+def net_epoch(
+    net: TagNet,
     encoder: ConvEncoder | None,
-    data: TaggerData,
+    data: NetInputs,
     targets: np.ndarray,
     weights: np.ndarray,
     pos_weight: np.ndarray,
@@ -78,11 +78,11 @@ def tagger_epoch(
     batch_size: int,
     max_tokens: int,
     rng: np.random.Generator,
-    desc: str = "tagger",
+    desc: str = "tag net",
     progress: bool = False,
 ) -> float:
     """One pass of sample-weighted BCE (pos_weight per tag) over the labeled jobs; mean loss."""
-    tagger.train()
+    net.train()
     if encoder is not None:
         encoder.train()
     lengths = np.array([len(t) for t in data.tokens])
@@ -90,7 +90,7 @@ def tagger_epoch(
     total, wsum = 0.0, 0.0
     bar = _bar(length_batches(lengths, batch_size, rng), desc, progress)
     for b in bar:
-        logits = tagger_logits(tagger, encoder, data, b, max_tokens)
+        logits = net_logits(net, encoder, data, b, max_tokens)
         y = torch.from_numpy(np.asarray(targets[b], dtype=np.float32))
         w = torch.from_numpy(np.asarray(weights[b], dtype=np.float32))
         per_job = F.binary_cross_entropy_with_logits(logits, y, pos_weight=pw, reduction="none")
@@ -113,7 +113,7 @@ def deep_optimizer(model: TagModel, lr: float | None = None) -> torch.optim.Opti
     s = model.settings
     lr = s.lr if lr is None else lr
     groups: list[dict[str, Any]] = [
-        {"params": [*model.tagger.deep.parameters(), *model.tagger.out.parameters()], "lr": lr}
+        {"params": [*model.net.deep.parameters(), *model.net.out.parameters()], "lr": lr}
     ]
     if model.trainable_encoder:
         groups.append(

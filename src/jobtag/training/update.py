@@ -8,7 +8,7 @@ import torch
 
 from jobtag.features.batch import FeatureBatch
 from jobtag.models.tagmodel import TagModel
-from jobtag.training.epochs import ae_epoch, deep_optimizer, tagger_epoch
+from jobtag.training.epochs import ae_epoch, deep_optimizer, net_epoch
 from jobtag.training.wide import refit_wide
 
 
@@ -26,7 +26,7 @@ def fine_tune(
     """Continue training from the current weights; returns the loss per epoch.
 
     `targets` (n, T) in [0, 1] (soft pseudo-labels allowed), `weights` (n,) per job. Each epoch
-    first refines the autoencoder on batch + unlabeled, then trains the tagger on the batch.
+    first refines the autoencoder on batch + unlabeled, then trains the tag net's deep path on the batch.
     """
     targets = np.asarray(targets, dtype=np.float32)
     if targets.shape != (len(batch), len(model.tags)):
@@ -56,10 +56,10 @@ def fine_tune(
                 progress=progress,
             )
         )
-        with model.tagger.deep_alone():  # the deep path learns alone, as in the first fit
+        with model.net.deep_alone():  # the deep path learns alone, as in the first fit
             data = model.prepare(batch, fixed_codes=not model.trainable_encoder)
-            loss = tagger_epoch(
-                model.tagger,
+            loss = net_epoch(
+                model.net,
                 enc,
                 data,
                 targets,
@@ -69,7 +69,7 @@ def fine_tune(
                 batch_size=bs,
                 max_tokens=max_tokens,
                 rng=rng,
-                desc=f"update tagger {ep + 1}/{epochs}",
+                desc=f"update tag net {ep + 1}/{epochs}",
                 progress=progress,
             )
         history["tagger_loss"].append(loss)
@@ -82,8 +82,8 @@ def refit_wide_path(
     """Refit the wide path of `model` in place, warm-started, on raw hashed bags (n, n_features),
     (n, T) targets and (n,) weights, with the C its first fit chose (jobtag.training.wide)."""
     refit_wide(
-        model.tagger.wide.weight.data,
-        model.tagger.wide_bias.data,
+        model.net.wide.weight.data,
+        model.net.wide_bias.data,
         model.weighting.transform(bag),
         np.asarray(targets, dtype=np.float32),
         np.asarray(weights, dtype=np.float32),
