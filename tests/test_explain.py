@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from jobtag.explain import explain_batch, path_weights, word_buckets
-from jobtag.tagger import make_job
+from jobtag.records import make_job
 
 from .helpers import trained_tagger
 

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from jobtag.app import Tagger
 from jobtag.errors import LockBusy, TrainingError
 from jobtag.models.checkpoint import load_model
+from jobtag.records import make_job
 from jobtag.synthetic import BoardSpec, generate_jobs
-from jobtag.tagger import Tagger, make_job
 from jobtag.updating import in_judge, judge, maybe_update, pseudo_labels, run_update, update_due
 
 from .helpers import trained_tagger

@@ -96,7 +96,7 @@ def predict(
     no_update: bool,
 ) -> None:
     """Tag one job (--title/--description) or a file of jobs (--input, --output)."""
-    from jobtag.tagger import make_job
+    from jobtag.records import make_job
     from jobtag.updating import run_update, update_due
 
     tagger = obj.tagger

@@ -18,9 +18,9 @@ from jobtag.models.inputs import BagWeighting, padded
 from jobtag.records import Job
 
 if TYPE_CHECKING:
+    from jobtag.app import Prediction, Tagger
     from jobtag.features.pipeline import Featurizer
     from jobtag.models.tagmodel import TagModel
-    from jobtag.tagger import Prediction, Tagger
 
 log = logging.getLogger(__name__)
 

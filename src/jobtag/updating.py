@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from jobtag.app import Tagger
 from jobtag.errors import TrainingError
 from jobtag.records import Job, label_matrix
-from jobtag.tagger import Tagger
 from jobtag.training.update import fine_tune, refit_wide_path
 
 log = logging.getLogger(__name__)
