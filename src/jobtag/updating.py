@@ -196,17 +196,10 @@ def _bags(tagger: Tagger, jobs: Sequence[Job]) -> sp.csr_matrix:
     return sp.csr_matrix((data, indices, indptr), shape=(len(rows), n_features))
 
 
-def _refit(
-    tagger: Tagger,
-    model: Any,
-    jobs: Sequence[Job],
-    labels: Sequence[frozenset[str]],
-    weights: Sequence[float],
-    max_iter: int,
-) -> None:
-    """Refit the wide path of `model` in place (warm-started) on jobs/labels/weights."""
-    y = label_matrix(labels, model.tags)
-    refit_wide_path(model, _bags(tagger, jobs), y, np.asarray(weights), max_iter)
+def _refit(tagger: Tagger, model: Any, data: _WideSet, max_iter: int) -> None:
+    """Refit the wide path of `model` in place (warm-started) on a set of jobs."""
+    y = label_matrix(data.labels, model.tags)
+    refit_wide_path(model, _bags(tagger, data.jobs), y, np.asarray(data.weights), max_iter)
 
 
 @dataclass
@@ -336,53 +329,66 @@ def _fine_tune_deep(
     return replay
 
 
-def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> UpdateResult:
-    t0 = time.perf_counter()
-    cfg = tagger.settings.update
-    rng = np.random.default_rng(tagger.settings.train.seed)
-    ev = _gather(tagger, current, base_version)
+@dataclass
+class _WideSet:
+    """What the wide path's warm refit learns: jobs, their labels and weights."""
+
+    jobs: list[Job]
+    labels: list[frozenset[str]]
+    weights: list[float]
+
+    def plus(self, jobs: Sequence[Job]) -> _WideSet:
+        """This set and labeled `jobs` (weight 1)."""
+        labels = [j.tags or frozenset() for j in jobs]
+        return _WideSet(
+            self.jobs + list(jobs), self.labels + labels, self.weights + [1.0] * len(jobs)
+        )
+
+
+def _wide_set(tagger: Tagger, ev: _Evidence) -> _WideSet:
+    """Every labeled job but the judge jobs, + the pseudo-labels (at their weight)."""
+    w = tagger.settings.update.pseudo_label_weight
+    return _WideSet(
+        ev.learn + [j for j, _ in ev.pseudo],
+        [j.tags or frozenset() for j in ev.learn] + [lab for _, lab in ev.pseudo],
+        [1.0] * len(ev.learn) + [w] * len(ev.pseudo),
+    )
+
+
+def _candidate(current: Any, ev: _Evidence) -> tuple[Any, list[str]]:
+    """A copy of the served model, grown by the tags of labeled jobs it does not know."""
     candidate = copy.deepcopy(current)
     new_tags = sorted({t for j in ev.all_labeled for t in j.tags or ()} - set(candidate.tags))
     if new_tags:
         candidate.add_tags(new_tags)
         log.info("new tags: %s", ", ".join(new_tags))
+    return candidate, new_tags
+
+
+def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> UpdateResult:
+    t0 = time.perf_counter()
+    cfg = tagger.settings.update
+    rng = np.random.default_rng(tagger.settings.train.seed)
+    ev = _gather(tagger, current, base_version)
+    candidate, new_tags = _candidate(current, ev)
     replay: list[Job] = []
     if current.net.uses_deep:  # the deep path counts in the served model: it learns too
         replay = _fine_tune_deep(tagger, candidate, ev, rng, progress)
     else:
         log.info("the deep path has no weight in the served model: only the wide path learns")
-
     wide = candidate.net.uses_wide
     # The wide path is a convex model: refit it, warm-started, on every labeled job but the
     # judge jobs (+ pseudo-labels), instead of only nudging it by SGD.
-    wide_jobs = ev.learn + [j for j, _ in ev.pseudo]
-    wide_labels = [j.tags or frozenset() for j in ev.learn] + [lab for _, lab in ev.pseudo]
-    wide_w = [1.0] * len(ev.learn) + [cfg.pseudo_label_weight] * len(ev.pseudo)
-    if wide and wide_jobs:
-        _refit(tagger, candidate, wide_jobs, wide_labels, wide_w, cfg.refit_iterations)
-
+    wide_set = _wide_set(tagger, ev)
+    if wide and wide_set.jobs:
+        _refit(tagger, candidate, wide_set, cfg.refit_iterations)
     promoted, reason, verdict = _decide(tagger, current, candidate, ev.judge_jobs, ev.learned_fresh)
     folded = bool(promoted and wide and ev.judge_jobs)
     if folded:  # decided: now the judge jobs teach the promoted model too (a few iterations)
-        _refit(
-            tagger,
-            candidate,
-            wide_jobs + ev.judge_jobs,
-            wide_labels + [j.tags or frozenset() for j in ev.judge_jobs],
-            wide_w + [1.0] * len(ev.judge_jobs),
-            cfg.fold_iterations,
-        )
+        _refit(tagger, candidate, wide_set.plus(ev.judge_jobs), cfg.fold_iterations)
     before = {"micro_f1": verdict.before} if verdict else {}
     after = {"micro_f1": verdict.after, "se": verdict.se} if verdict else {}
-    candidate.val_metrics = {**candidate.val_metrics, "update_validation": after}
-    status = "active" if promoted else "candidate"
-    new_version, _ = tagger.save_model(
-        candidate,
-        status=status,
-        note=f"update of v{base_version}",
-        reuse_from=Path(tagger.store.get_model(base_version).path),
-    )
-    tagger.prune_models()
+    new_version = _save(tagger, candidate, promoted, after, base_version)
     result = UpdateResult(
         base_version=base_version,
         new_version=new_version,
@@ -404,6 +410,22 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
     )
     (log.info if promoted else log.warning)("update: %s", result.summary())
     return result
+
+
+def _save(
+    tagger: Tagger, candidate: Any, promoted: bool, after: dict[str, float], base_version: int
+) -> int:
+    """Register the candidate (active when promoted, its weights linked to the base model's where
+    unchanged), prune old versions' files; returns its version."""
+    candidate.val_metrics = {**candidate.val_metrics, "update_validation": after}
+    new_version, _ = tagger.save_model(
+        candidate,
+        status="active" if promoted else "candidate",
+        note=f"update of v{base_version}",
+        reuse_from=Path(tagger.store.get_model(base_version).path),
+    )
+    tagger.prune_models()
+    return new_version
 
 
 def _decide(

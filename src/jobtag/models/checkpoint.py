@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,10 +24,8 @@ from jobtag.errors import ModelError
 from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder
 from jobtag.models.inputs import BagWeighting
+from jobtag.models.tagmodel import TagModel
 from jobtag.models.tagnet import TagNet, TagNetConfig
-
-if TYPE_CHECKING:
-    from jobtag.models.tagmodel import TagModel
 
 log = logging.getLogger(__name__)
 
@@ -224,10 +222,8 @@ def _dataclass_from(cls: type, data: dict[str, Any], what: str, directory: Path)
         raise ModelError(f"{directory / CONFIG_FILE}: bad {what} section ({exc})") from exc
 
 
-def load_model(directory: Path, expect_features: FeatureSettings | None = None) -> TagModel:
-    """Read a checkpoint written by save_model; ModelError names the file and the problem."""
-    from jobtag.models.tagmodel import TagModel
-
+def _read_meta(directory: Path) -> dict[str, Any]:
+    """model.json of a checkpoint folder, checked: present, JSON, this format version, checksum."""
     cfg_path = directory / CONFIG_FILE
     clean_leftovers(directory.parent)
     if not directory.is_dir():
@@ -246,6 +242,13 @@ def load_model(directory: Path, expect_features: FeatureSettings | None = None) 
         )
     if "meta_checksum" in meta and meta["meta_checksum"] != _meta_checksum(meta):
         raise ModelError(f"model file corrupt or edited by hand (checksum mismatch): {cfg_path}")
+    return meta
+
+
+def load_model(directory: Path, expect_features: FeatureSettings | None = None) -> TagModel:
+    """Read a checkpoint written by save_model; ModelError names the file and the problem."""
+    cfg_path = directory / CONFIG_FILE
+    meta = _read_meta(directory)
     try:
         for name in WEIGHT_FILES:
             path = directory / name
