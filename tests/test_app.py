@@ -22,7 +22,13 @@ def tagger(tmp_path_factory):
 def test_train_registers_an_active_model(tagger):
     models = tagger.store.list_models()
     assert [m.status for m in models] == ["active"]
-    assert 0.0 <= models[0].metrics["micro_f1"] <= 1.0
+    model, version = tagger.load_model()
+    assert version == models[0].version and models[0].metrics == model.val_metrics
+    assert 0.5 < models[0].metrics["micro_f1"] <= 1.0  # validation F1 well above chance
+    (run,) = tagger.store.update_history()  # the learning loop counts new jobs from here
+    assert run.model_version == version and run.metrics_after == {
+        k: model.val_metrics[k] for k in ("micro_f1", "macro_f1")
+    }
 
 
 def test_predict_records_jobs_and_beats_chance(tagger):
