@@ -453,7 +453,7 @@ def _decide(
     y = label_matrix([j.tags for j in judge_jobs], current.tags)
     p_before = current.decide(current.scores(batch))
     p_after = candidate.decide(candidate.scores(batch))[:, :old]
-    v = judge(y, p_before, p_after, seed=tagger.settings.train.seed)
+    v = judge(y, p_before, p_after, seed=tagger.settings.train.seed, n_boot=cfg.judge_bootstrap)
     margin = cfg.promote_tolerance + cfg.promote_z * v.se
     figures = (
         f"old tags' micro-F1 on {v.jobs} judge jobs {v.before:.4f} -> {v.after:.4f} "
