@@ -104,7 +104,7 @@ def run_one(data_dir: Path, spec: str, tagger_name: str, repeats: int, limit: in
             _timed(lambda f=f, words=words: [f.word_ids([], words(t)) for t in cleaned])
         )
         f = Featurizer(settings, cache=MemoryFeatureCache())
-        f.tagger = fresh_tagger()
+        f.pos_tagger = fresh_tagger()
         seconds["end-to-end"].append(_timed(lambda f=f: f.transform(jobs)))
         seconds["cached"].append(_timed(lambda f=f: f.transform(jobs)))
     del expanded

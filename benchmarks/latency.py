@@ -17,9 +17,10 @@ from pathlib import Path
 
 import torch
 
+from jobtag.app import Tagger
 from jobtag.config import load_settings
 from jobtag.jobfiles import read_jobs
-from jobtag.tagger import Tagger, make_job
+from jobtag.records import make_job
 
 
 def _row(name: str, ms: list[float], base: float) -> str:

@@ -25,10 +25,10 @@ import urllib.request
 from itertools import count
 from pathlib import Path
 
+from jobtag.app import Tagger
 from jobtag.config import load_settings
 from jobtag.store import JobStore
 from jobtag.synthetic import BoardSpec, generate_jobs, write_rows
-from jobtag.tagger import Tagger
 
 CONFIG = """[train]
 ae_epochs = 2

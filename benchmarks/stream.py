@@ -30,13 +30,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_set, resolve_data_dir  # noqa: E402
 
+from jobtag.app import Tagger  # noqa: E402
 from jobtag.config import load_settings  # noqa: E402
 from jobtag.evaluation.metrics import multilabel_metrics  # noqa: E402
 from jobtag.records import (
     Job,  # noqa: E402
     label_matrix,  # noqa: E402
+    make_job,  # noqa: E402
 )
-from jobtag.tagger import Tagger, make_job  # noqa: E402
 from jobtag.updating import run_update  # noqa: E402
 
 log = logging.getLogger("stream")

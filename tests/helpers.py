@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jobtag.app import Tagger
 from jobtag.config import Settings, load_settings
 from jobtag.synthetic import BoardSpec, generate_jobs, write_rows
-from jobtag.tagger import Tagger
 
 
 def tiny_settings(home: Path, db_url: str | None = None) -> Settings:

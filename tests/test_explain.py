@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from jobtag.explain import explain_batch, path_weights, word_buckets
-from jobtag.tagger import make_job
+from jobtag.records import make_job
 
 from .helpers import trained_tagger
 
@@ -43,14 +43,14 @@ def test_wide_part_is_bag_times_weight_times_mix(tagger):
     batch = tagger.featurizer.transform([JOB])
     words = [word_buckets(tagger.featurizer, JOB)]
     tag = model.tags[0]
-    saved = model.tagger.mix.clone()
+    saved = model.net.mix.clone()
     try:
-        model.tagger.mix.copy_(torch.tensor([0.0, 2.0]))  # the wide path alone, doubled
+        model.net.mix.copy_(torch.tensor([0.0, 2.0]))  # the wide path alone, doubled
         got = explain_batch(model, batch, words, [[tag]], top_for=100, top_against=100)[0][tag]
     finally:
-        model.tagger.mix.copy_(saved)
+        model.net.mix.copy_(saved)
     bag = model.weighting.transform(batch.bag)
-    w = model.tagger.wide.weight.detach().numpy()[:, 0]
+    w = model.net.wide.weight.detach().numpy()[:, 0]
     expect = {}
     for b, v in zip(bag.indices, bag.data, strict=True):
         word = words[0][b][0]
@@ -66,10 +66,10 @@ def test_deep_path_counts_when_it_has_weight(tagger):
     batch = tagger.featurizer.transform([JOB])
     words = [word_buckets(tagger.featurizer, JOB)]
     tag = model.tags[int(np.argmax(model.scores(batch)[0]))]
-    saved = model.tagger.mix.clone()
+    saved = model.net.mix.clone()
     try:
-        model.tagger.mix.copy_(torch.tensor([1.0, 0.0]))  # the deep path alone
+        model.net.mix.copy_(torch.tensor([1.0, 0.0]))  # the deep path alone
         deep = explain_batch(model, batch, words, [[tag]], top_for=100, top_against=100)[0][tag]
     finally:
-        model.tagger.mix.copy_(saved)
+        model.net.mix.copy_(saved)
     assert deep["for"] or deep["against"]  # gradient x input on the words gives them weight

@@ -1,4 +1,4 @@
-"""Batch files: bad rows become error rows naming their line, --strict, aliases, --json, --explain."""
+"""Row files: feedback files; batch files: bad rows become error rows naming their line, --strict, aliases, --json, --explain."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from jobtag.cli import main
 from jobtag.errors import InputError
-from jobtag.jobfiles import read_batch
+from jobtag.jobfiles import read_batch, read_feedback_file
 
 from .helpers import trained_tagger
 
@@ -112,3 +112,29 @@ def test_predict_help_lists_the_input_columns(home):
     text = run(home, "predict", "--help").output
     assert "job_title" in text and "title" in text and "job_description" in text
     assert "--strict" in text and "--explain" in text
+
+
+def test_feedback_files_csv_and_jsonl(tmp_path):
+    csv_file = tmp_path / "fb.csv"
+    csv_file.write_text('job_id,tags\na,Python|Remote\nb,"x, y"\nc,\n', encoding="utf-8")
+    assert list(read_feedback_file(csv_file)) == [
+        ("a", ["Python", "Remote"]),
+        ("b", ["x", "y"]),
+        ("c", []),
+    ]
+    jsonl = tmp_path / "fb.jsonl"
+    jsonl.write_text('{"job_id": 7, "tags": ["A"]}\n\n{"job_id": "8", "tags": "B|C"}\n')
+    assert list(read_feedback_file(jsonl)) == [("7", ["A"]), ("8", ["B", "C"])]
+
+
+def test_feedback_file_errors_name_the_file_and_line(tmp_path):
+    with pytest.raises(InputError, match="no such feedback file"):
+        list(read_feedback_file(tmp_path / "none.csv"))
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("id,labels\n1,a\n")
+    with pytest.raises(InputError, match="missing columns job_id, tags"):
+        list(read_feedback_file(bad_csv))
+    bad_jsonl = tmp_path / "bad.jsonl"
+    bad_jsonl.write_text('{"job_id": "1", "tags": []}\n{"job_id": "2"}\n')
+    with pytest.raises(InputError, match=r"bad.jsonl:2: need an object with job_id and tags"):
+        list(read_feedback_file(bad_jsonl))

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from jobtag.errors import ModelError
+from jobtag.records import make_job
 from jobtag.serving import PredictionBatcher
-from jobtag.tagger import make_job
 
 
 class FakeTagger:

@@ -1,127 +1,19 @@
-"""The Python API end to end on a small synthetic board: train, predict, record, evaluate, reload."""
+"""jobtag.tagger: the deprecated alias of jobtag.app warns and re-exports the facade."""
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import pytest
 
-from jobtag.errors import InputError, NoModel, NotFound
-from jobtag.synthetic import BoardSpec, generate_jobs
-from jobtag.tagger import Tagger, make_job
-
-from .helpers import board_file, tiny_settings, trained_tagger
+import jobtag.app
+import jobtag.records
 
 
-@pytest.fixture(scope="module")
-def tagger(tmp_path_factory):
-    t = trained_tagger(tmp_path_factory.mktemp("tagger"))
-    yield t
-    t.close()
-
-
-def test_train_registers_an_active_model(tagger):
-    models = tagger.store.list_models()
-    assert [m.status for m in models] == ["active"]
-    assert 0.0 <= models[0].metrics["micro_f1"] <= 1.0
-
-
-def test_predict_records_jobs_and_beats_chance(tagger):
-    jobs = [j for j in generate_jobs(BoardSpec(jobs=120, seed=99), start_id=10_000) if j.labeled]
-    preds = tagger.predict([make_job(j.title, j.description, j.job_id) for j in jobs])
-    hits = sum(bool(set(p.tags) & set(j.tags)) for p, j in zip(preds, jobs, strict=True))
-    assert hits / len(jobs) > 0.6
-    assert all(list(p.scores.values()) == sorted(p.scores.values(), reverse=True) for p in preds)
-    stored = tagger.store.get_job(jobs[0].job_id)
-    assert stored.title == jobs[0].title
-    assert tagger.store.jobs_since_last_update() >= len(jobs)
-
-
-def _commits(store) -> list[int]:
-    import sqlalchemy as sa
-
-    seen = [0]
-    sa.event.listen(store.engine, "commit", lambda _conn: seen.__setitem__(0, seen[0] + 1))
-    return seen
-
-
-def test_a_recorded_prediction_is_one_write_transaction_with_its_features(tagger):
-    jobs = [make_job(f"Rust developer {i}", f"<p>tokio, gRPC, team {i}</p>", f"one-tx-{i}")
-            for i in range(5)]  # fmt: skip
-    version = tagger.featurizer.version
-    assert tagger.store.get_features([j.content_hash for j in jobs], version) == {}
-    commits = _commits(tagger.store)
-    tagger.predict(jobs, record=True)
-    assert commits[0] == 1  # feature cache, jobs, predictions and tag links together
-    cached = tagger.store.get_features([j.content_hash for j in jobs], version)
-    assert len(cached) == 5 and tagger.store.get_job("one-tx-4").title == "Rust developer 4"
-    tagger.predict(jobs, record=True)  # again: the features come from the cache
-    assert commits[0] == 2
-
-
-def test_warm_up_loads_the_model_and_stores_nothing(tagger, tmp_path):
-    fresh = Tagger(tagger.settings)
-    try:
-        jobs_before = fresh.store.count_jobs()
-        commits = _commits(fresh.store)
-        assert fresh.warm_up() == fresh.store.active_model().version
-        assert commits[0] == 0 and fresh.store.count_jobs() == jobs_before
-        assert fresh._model is not None  # the first prediction does not load it
-    finally:
-        fresh.close()
-    empty = Tagger(tiny_settings(tmp_path / "empty"))
-    try:
-        assert empty.warm_up() is None  # no model yet: nothing to warm, no error
-    finally:
-        empty.close()
-
-
-def test_evaluate_file_reports_all_keys(tagger, tmp_path):
-    path = board_file(tmp_path, jobs=150, seed=5, start_id=50_000)
-    result = tagger.evaluate_file(path)
-    for key in ("micro_f1", "macro_f1", "samples_f1", "precision_micro", "recall_micro",
-                "p_at_1", "hamming_loss", "subset_accuracy", "binary_accuracy"):  # fmt: skip
-        assert 0.0 <= result[key] <= 1.0, key
-    assert result["micro_f1"] > 0.5
-    assert result["binary_accuracy"] >= result["micro_f1"]  # why the seed's "accuracy" misleads
-
-
-def test_reload_gives_the_same_scores(tagger):
-    job = make_job("Senior Python Developer", "<p>django, rest api</p>")
-    a = tagger.predict([job], record=False)[0].scores
-    fresh = Tagger(tagger.settings)
-    try:
-        b = fresh.predict([job], record=False)[0].scores
-    finally:
-        fresh.close()
-    assert a.keys() == b.keys()
-    assert all(abs(a[k] - b[k]) < 1e-6 for k in a)
-
-
-def test_feedback_unknown_job_is_a_clear_error(tagger):
-    with pytest.raises(NotFound, match="no-such-job"):
-        tagger.feedback("no-such-job", ["Sales"])
-
-
-def test_bad_jobs_are_rejected():
-    with pytest.raises(InputError, match="both empty"):
-        make_job("", "  ")
-    with pytest.raises(InputError, match="description has 1,000,001 characters"):
-        make_job("t", "x" * 1_000_001)
-    for args, message in [
-        (("t\x00", "d"), "title contains a NUL byte"),
-        (("t", "d\ud800"), "description contains a lone surrogate"),
-        (("t", "d", "x" * 256), "job_id longer than 255"),
-        (("t", "d", "1", "c" * 256), "company_id longer than 255"),
-    ]:
-        with pytest.raises(InputError, match=message):
-            make_job(*args)
-    assert make_job("t", "d").job_id.startswith("p-")
-    assert make_job("t", "d", job_id=7).job_id == "7"
-
-
-def test_predict_without_a_model(tmp_path):
-    t = Tagger(tiny_settings(tmp_path / "home"))
-    try:
-        with pytest.raises(NoModel, match="jobtag train"):
-            t.predict([make_job("t", "d")])
-    finally:
-        t.close()
+def test_the_old_module_warns_and_re_exports(monkeypatch):
+    monkeypatch.delitem(sys.modules, "jobtag.tagger", raising=False)
+    with pytest.warns(DeprecationWarning, match="jobtag.app"):
+        old = importlib.import_module("jobtag.tagger")
+    assert old.Tagger is jobtag.app.Tagger and old.Prediction is jobtag.app.Prediction
+    assert old.make_job is jobtag.records.make_job

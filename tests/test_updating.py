@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from jobtag.app import Tagger
 from jobtag.errors import LockBusy, TrainingError
 from jobtag.models.checkpoint import load_model
-from jobtag.models.tagmodel import TagModel
+from jobtag.records import make_job
 from jobtag.synthetic import BoardSpec, generate_jobs
-from jobtag.tagger import Tagger, make_job
 from jobtag.updating import in_judge, judge, maybe_update, pseudo_labels, run_update, update_due
 
 from .helpers import trained_tagger
@@ -69,8 +69,8 @@ def test_update_with_corrections_and_a_new_tag(tagger):
 def test_promotion_refuses_a_worse_model(tagger, monkeypatch):
     active = tagger.store.active_model().version
 
-    def sabotage(self, *args, **kwargs):  # a "fine-tune" that wrecks the model
-        for module in self.__dict__.values():
+    def sabotage(model, *args, **kwargs):  # a "fine-tune" that wrecks the model
+        for module in model.__dict__.values():
             if hasattr(module, "parameters"):
                 for p in module.parameters():
                     p.data.copy_(sa_noise(p.data.shape))
@@ -79,8 +79,8 @@ def test_promotion_refuses_a_worse_model(tagger, monkeypatch):
         weight.copy_(sa_noise(weight.shape))
         bias.copy_(sa_noise(bias.shape))
 
-    monkeypatch.setattr(TagModel, "fine_tune", sabotage)
-    monkeypatch.setattr("jobtag.updating.refit_wide", sabotage_wide)
+    monkeypatch.setattr("jobtag.updating.fine_tune", sabotage)
+    monkeypatch.setattr("jobtag.training.update.refit_wide", sabotage_wide)
     _stream(tagger, 60, seed=13, start=40_000, correct=40)
     result = run_update(tagger)
     assert result.judge_jobs >= 5 and not result.promoted, result.reason
@@ -191,16 +191,16 @@ def test_corrections_alone_make_an_update_due_and_teach_a_new_tag(tagger):
 
 
 def test_judge_jobs_are_not_learned_before_the_decision(tagger, monkeypatch):
-    from jobtag import updating
+    from jobtag.training import update
 
     seen: list[int] = []
-    real = updating.refit_wide
+    real = update.refit_wide
 
     def spy(weight, bias, x, y, *args, **kwargs):
         seen.append(x.shape[0])
         return real(weight, bias, x, y, *args, **kwargs)
 
-    monkeypatch.setattr(updating, "refit_wide", spy)
+    monkeypatch.setattr(update, "refit_wide", spy)
     jobs = _stream(tagger, 60, seed=22, start=90_000, correct=60)
     labeled_new = [j for j in jobs if j.labeled]
     n_judge = sum(in_judge(j.job_id, tagger.settings.update.judge_fraction) for j in labeled_new)
@@ -236,7 +236,7 @@ def test_old_versions_files_are_pruned_and_what_is_kept_still_works(tagger):
         for m in models
         if m.version in on_disk
     }
-    if not tagger.load_model()[0].tagger.uses_deep:
+    if not tagger.load_model()[0].net.uses_deep:
         assert len(inodes) == 1
 
 
@@ -265,13 +265,13 @@ def test_accurate_mode_trains_predicts_and_updates_with_embeddings(tmp_path, mon
     tagger.store.import_file(board_file(tmp_path, 300))
     tagger.train(progress=False)
     model = tagger.load_model()[0]
-    assert model.tagger.cfg.n_embed == 16 and model.feature_settings.embedder == "fake"
+    assert model.net.cfg.n_embed == 16 and model.feature_settings.embedder == "fake"
     _stream(tagger, 40, seed=12, start=30_000, correct=25, extra_tag="Remote")
     result = maybe_update(tagger)
     assert result is not None and result.new_tags == ["Remote"], result
     new = load_model(__import__("pathlib").Path(tagger.store.list_models()[-1].path))
-    assert new.tagger.cfg.n_embed == 16
-    assert tuple(new.tagger.wide.weight.shape)[0] == settings.features.n_features + 16
+    assert new.net.cfg.n_embed == 16
+    assert tuple(new.net.wide.weight.shape)[0] == settings.features.n_features + 16
     p = tagger.predict([make_job("Backend Developer", "remote api server")], record=False)[0]
     assert "Remote" in p.scores
     tagger.close()

@@ -29,9 +29,9 @@ class Context:
         self._tagger = None
 
     @property
-    def tagger(self):  # noqa: ANN201 - jobtag.tagger.Tagger, imported lazily (torch is slow to import)
+    def tagger(self):  # noqa: ANN201 - jobtag.app.Tagger, imported lazily (torch is slow to import)
         if self._tagger is None:
-            from jobtag.tagger import Tagger
+            from jobtag.app import Tagger
 
             self._tagger = Tagger(self.settings)
         return self._tagger

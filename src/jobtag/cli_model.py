@@ -96,7 +96,7 @@ def predict(
     no_update: bool,
 ) -> None:
     """Tag one job (--title/--description) or a file of jobs (--input, --output)."""
-    from jobtag.tagger import make_job
+    from jobtag.records import make_job
     from jobtag.updating import run_update, update_due
 
     tagger = obj.tagger
@@ -218,7 +218,7 @@ def feedback(
     obj: Context, job_id: str | None, tags: str | None, file: Path | None, who: str | None
 ) -> None:
     """Record corrected tags for a job (the truth from now on; new tags are allowed)."""
-    from jobtag.updating import read_feedback_file
+    from jobtag.jobfiles import read_feedback_file
 
     if file is not None:
         n = 0

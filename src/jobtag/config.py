@@ -118,6 +118,7 @@ class UpdateSettings:
     judge_fraction: float = 0.3  # share of the labeled jobs new to the model that judge an update
     promote_tolerance: float = 0.0  # old tags' micro-F1 on the judge jobs may drop this much ...
     promote_z: float = 1.0  # ... plus this many standard errors of the paired difference
+    judge_bootstrap: int = 400  # bootstrap resamples behind that standard error
     refit_iterations: int = 30  # at most this many Newton steps of the warm-started wide refit
     fold_iterations: int = 10  # ... and of folding the judge jobs into a promoted model
     keep_versions: int = 5  # model files kept beside the active one: 5 rollback targets + 5 others

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from jobtag.app import Tagger
 from jobtag.config import Settings
-from jobtag.records import Job
+from jobtag.records import Job, make_job
 from jobtag.synthetic import BoardSpec, generate_jobs, write_rows
-from jobtag.tagger import Tagger, make_job
 
 log = logging.getLogger(__name__)
 

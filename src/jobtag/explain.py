@@ -18,9 +18,9 @@ from jobtag.models.inputs import BagWeighting, padded
 from jobtag.records import Job
 
 if TYPE_CHECKING:
+    from jobtag.app import Prediction, Tagger
     from jobtag.features.pipeline import Featurizer
     from jobtag.models.tagmodel import TagModel
-    from jobtag.tagger import Prediction, Tagger
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +30,18 @@ TOP_AGAINST = 3  # words shown that pushed it down
 
 @dataclass(frozen=True)
 class PathWeights:
-    """How the tagger's paths add up to a logit: deep * deep_path + wide * wide_path + offset."""
+    """How the net's paths add up to a logit: deep * deep_path + wide * wide_path + offset."""
 
     deep: float
     wide: float
 
 
 def path_weights(model: TagModel) -> PathWeights:
-    """The one place that knows how `model.tagger` mixes its paths (adapt here when it changes).
+    """The one place that knows how `model.net` mixes its paths (adapt here when it changes).
 
-    TaggerNet: logits = mix[0] * deep + mix[1] * (wide + bias) + offset; training's Platt slope
+    TagNet: logits = mix[0] * deep + mix[1] * (wide + bias) + offset; training's Platt slope
     is already inside mix, and the offset is the same for every word, so it explains nothing."""
-    net = model.tagger
+    net = model.net
     mix = [float(v) for v in net.mix]
     return PathWeights(deep=mix[0], wide=mix[1] if net.wide is not None else 0.0)
 
@@ -79,7 +79,7 @@ def _weighted_bag(model: TagModel, bag: sp.csr_matrix) -> sp.csr_matrix:
 
 def _wide_contributions(model: TagModel, batch: FeatureBatch, w: PathWeights) -> list[Any]:
     """Per job: (bucket ids, (k, T) logit contributions) of the wide path (bag x weight x mix)."""
-    net = model.tagger
+    net = model.net
     if net.wide is None or w.wide == 0.0 or model.weighting is None:
         return [None] * len(batch)
     bag = _weighted_bag(model, batch.bag)
@@ -101,7 +101,7 @@ def _deep_contributions(
     service predicts with the same modules in another thread at the same time)."""
     if w.deep == 0.0 or not columns:
         return None
-    enc, net = model.ae.encoder, model.tagger
+    enc, net = model.ae.encoder, model.net
     enc.eval()
     net.eval()
     tok = torch.from_numpy(padded(batch.tokens, model.feature_settings.max_tokens))  # (n, L)

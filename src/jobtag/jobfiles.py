@@ -1,10 +1,11 @@
-"""Job files for predict and evaluate: read jobs (a bad row is reported by its line, not fatal).
+"""Row files the library reads: jobs to predict or evaluate, and feedback (job_id, tags).
 
-Input columns of a batch file (CSV with a header row, or JSON lines; gzip allowed):
-``title`` or ``job_title`` and ``description`` or ``job_description`` (at least one of the two
+A bad row of a job file is reported by its line, not fatal. Input columns of a batch file (CSV
+with a header row, or JSON lines; gzip allowed): ``title`` or ``job_title`` and ``description`` or ``job_description`` (at least one of the two
 non-empty), optional ``job_id`` (generated when missing or empty, and returned), ``company_id``,
 ``company_name``; other columns (e.g. ``job_tag_name``) are ignored. Consecutive rows of the
-same job_id (the row format's one row per tag) are one job.
+same job_id (the row format's one row per tag) are one job. A feedback file is a CSV with columns
+``job_id, tags`` (tags joined by ``|`` or ``,``) or JSON lines ``{"job_id": ..., "tags": [...]}``.
 """
 
 from __future__ import annotations
@@ -137,3 +138,34 @@ def read_batch(path: str | Path) -> Iterator[BatchRow]:
             yield BatchRow(line, None, f"line {line}: {exc}", job_id)
             continue
         yield BatchRow(line, job)
+
+
+def read_feedback_file(path: Path) -> Iterator[tuple[str, list[str]]]:
+    """(job_id, tags) pairs from a CSV (columns job_id, tags with '|' or ',') or JSONL file."""
+    if not path.is_file():
+        raise InputError(f"no such feedback file: {path}")
+    with open(path, encoding="utf-8") as fh:
+        if path.suffix == ".jsonl":
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                    tags = obj["tags"]
+                    yield str(obj["job_id"]), tags if isinstance(tags, list) else _split(tags)
+                except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                    raise InputError(
+                        f"{path}:{n}: need an object with job_id and tags ({exc})"
+                    ) from exc
+            return
+        reader = csv.DictReader(fh)
+        missing = {"job_id", "tags"} - set(reader.fieldnames or ())
+        if missing:
+            raise InputError(f"{path}: missing columns {', '.join(sorted(missing))}")
+        for row in reader:
+            yield row["job_id"], _split(row["tags"] or "")
+
+
+def _split(text: str) -> list[str]:
+    sep = "|" if "|" in text else ","
+    return [t.strip() for t in text.split(sep) if t.strip()]

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from jobtag.app import Prediction, Tagger
 from jobtag.errors import InputError
 from jobtag.jobfiles import CHUNK, BatchRow, read_batch
-from jobtag.tagger import Prediction, Tagger
 
 
 @dataclass

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from jobtag.app import Prediction, Tagger
 from jobtag.errors import NoModel
 from jobtag.explain import explain_jobs
 from jobtag.features.clean import HtmlCleaner
 from jobtag.records import Job
-from jobtag.tagger import Prediction, Tagger
 
 log = logging.getLogger(__name__)
 

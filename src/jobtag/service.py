@@ -16,16 +16,16 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from jobtag.app import Tagger
 from jobtag.auth import Authenticator
 from jobtag.config import Settings, load_settings
 from jobtag.errors import InputError
 from jobtag.httpguard import BodyLimit, install_error_handlers, install_offline_docs
-from jobtag.records import MAX_ID_CHARS, text_problem
+from jobtag.records import MAX_ID_CHARS, make_job, text_problem
 from jobtag.review import review_counts_data, review_page_data
 from jobtag.serving import BackgroundUpdates, PredictionBatcher
 from jobtag.store import JobStore
 from jobtag.store.tokens import SCOPES, TokenInfo, scope_allows
-from jobtag.tagger import Tagger, make_job
 
 log = logging.getLogger(__name__)
 

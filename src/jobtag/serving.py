@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobtag.app import Prediction, Tagger
 from jobtag.config import Settings
 from jobtag.errors import JobtagError, LockBusy
 from jobtag.models.threads import torch_threads
 from jobtag.records import Job
-from jobtag.tagger import Prediction, Tagger
 
 log = logging.getLogger(__name__)
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import copy
-import csv
-import json
 import logging
 import os
 import socket
 import time
 import weakref
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +17,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from jobtag.errors import InputError, TrainingError
+from jobtag.app import Tagger
+from jobtag.errors import TrainingError
 from jobtag.records import Job, label_matrix
-from jobtag.tagger import Tagger
-from jobtag.training.wide import refit_wide
+from jobtag.training.update import fine_tune, refit_wide_path
 
 log = logging.getLogger(__name__)
 
@@ -206,24 +204,11 @@ def _bags(tagger: Tagger, jobs: Sequence[Job]) -> tuple[sp.csr_matrix, np.ndarra
     return sp.csr_matrix((data, indices, indptr), shape=(len(rows), n_features)), embedding
 
 
-def _refit(
-    tagger: Tagger,
-    model: Any,
-    jobs: Sequence[Job],
-    labels: Sequence[frozenset[str]],
-    weights: Sequence[float],
-    max_iter: int,
-) -> None:
-    """Refit the wide path of `model` in place (warm-started) on jobs/labels/weights."""
-    refit_wide(
-        model.tagger.wide.weight.data,
-        model.tagger.wide_bias.data,
-        model.wide_input(*_bags(tagger, jobs)),
-        label_matrix(labels, model.tags).astype(np.float32),
-        np.asarray(weights, dtype=np.float32),
-        C=model.settings.wide_C,
-        max_iter=max_iter,
-    )
+def _refit(tagger: Tagger, model: Any, data: _WideSet, max_iter: int) -> None:
+    """Refit the wide path of `model` in place (warm-started) on a set of jobs."""
+    y = label_matrix(data.labels, model.tags)
+    bag, embedding = _bags(tagger, data.jobs)
+    refit_wide_path(model, bag, y, np.asarray(data.weights), max_iter, embedding)
 
 
 @dataclass
@@ -341,7 +326,8 @@ def _fine_tune_deep(
     weights = [1.0] * (n_human * boost) + [cfg.pseudo_label_weight] * len(ev.pseudo)
     weights += [1.0] * len(replay)
     if jobs:
-        candidate.fine_tune(
+        fine_tune(
+            candidate,
             tagger.featurize_jobs(jobs),
             label_matrix(labels, candidate.tags).astype(np.float32),
             np.asarray(weights, dtype=np.float32),
@@ -352,53 +338,66 @@ def _fine_tune_deep(
     return replay
 
 
-def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> UpdateResult:
-    t0 = time.perf_counter()
-    cfg = tagger.settings.update
-    rng = np.random.default_rng(tagger.settings.train.seed)
-    ev = _gather(tagger, current, base_version)
+@dataclass
+class _WideSet:
+    """What the wide path's warm refit learns: jobs, their labels and weights."""
+
+    jobs: list[Job]
+    labels: list[frozenset[str]]
+    weights: list[float]
+
+    def plus(self, jobs: Sequence[Job]) -> _WideSet:
+        """This set and labeled `jobs` (weight 1)."""
+        labels = [j.tags or frozenset() for j in jobs]
+        return _WideSet(
+            self.jobs + list(jobs), self.labels + labels, self.weights + [1.0] * len(jobs)
+        )
+
+
+def _wide_set(tagger: Tagger, ev: _Evidence) -> _WideSet:
+    """Every labeled job but the judge jobs, + the pseudo-labels (at their weight)."""
+    w = tagger.settings.update.pseudo_label_weight
+    return _WideSet(
+        ev.learn + [j for j, _ in ev.pseudo],
+        [j.tags or frozenset() for j in ev.learn] + [lab for _, lab in ev.pseudo],
+        [1.0] * len(ev.learn) + [w] * len(ev.pseudo),
+    )
+
+
+def _candidate(current: Any, ev: _Evidence) -> tuple[Any, list[str]]:
+    """A copy of the served model, grown by the tags of labeled jobs it does not know."""
     candidate = copy.deepcopy(current)
     new_tags = sorted({t for j in ev.all_labeled for t in j.tags or ()} - set(candidate.tags))
     if new_tags:
         candidate.add_tags(new_tags)
         log.info("new tags: %s", ", ".join(new_tags))
+    return candidate, new_tags
+
+
+def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> UpdateResult:
+    t0 = time.perf_counter()
+    cfg = tagger.settings.update
+    rng = np.random.default_rng(tagger.settings.train.seed)
+    ev = _gather(tagger, current, base_version)
+    candidate, new_tags = _candidate(current, ev)
     replay: list[Job] = []
-    if current.tagger.uses_deep:  # the deep path counts in the served model: it learns too
+    if current.net.uses_deep:  # the deep path counts in the served model: it learns too
         replay = _fine_tune_deep(tagger, candidate, ev, rng, progress)
     else:
         log.info("the deep path has no weight in the served model: only the wide path learns")
-
-    wide = candidate.tagger.uses_wide
+    wide = candidate.net.uses_wide
     # The wide path is a convex model: refit it, warm-started, on every labeled job but the
     # judge jobs (+ pseudo-labels), instead of only nudging it by SGD.
-    wide_jobs = ev.learn + [j for j, _ in ev.pseudo]
-    wide_labels = [j.tags or frozenset() for j in ev.learn] + [lab for _, lab in ev.pseudo]
-    wide_w = [1.0] * len(ev.learn) + [cfg.pseudo_label_weight] * len(ev.pseudo)
-    if wide and wide_jobs:
-        _refit(tagger, candidate, wide_jobs, wide_labels, wide_w, cfg.refit_iterations)
-
+    wide_set = _wide_set(tagger, ev)
+    if wide and wide_set.jobs:
+        _refit(tagger, candidate, wide_set, cfg.refit_iterations)
     promoted, reason, verdict = _decide(tagger, current, candidate, ev.judge_jobs, ev.learned_fresh)
     folded = bool(promoted and wide and ev.judge_jobs)
     if folded:  # decided: now the judge jobs teach the promoted model too (a few iterations)
-        _refit(
-            tagger,
-            candidate,
-            wide_jobs + ev.judge_jobs,
-            wide_labels + [j.tags or frozenset() for j in ev.judge_jobs],
-            wide_w + [1.0] * len(ev.judge_jobs),
-            cfg.fold_iterations,
-        )
+        _refit(tagger, candidate, wide_set.plus(ev.judge_jobs), cfg.fold_iterations)
     before = {"micro_f1": verdict.before} if verdict else {}
     after = {"micro_f1": verdict.after, "se": verdict.se} if verdict else {}
-    candidate.val_metrics = {**candidate.val_metrics, "update_validation": after}
-    status = "active" if promoted else "candidate"
-    new_version, _ = tagger.save_model(
-        candidate,
-        status=status,
-        note=f"update of v{base_version}",
-        reuse_from=Path(tagger.store.get_model(base_version).path),
-    )
-    tagger.prune_models()
+    new_version = _save(tagger, candidate, promoted, after, base_version)
     result = UpdateResult(
         base_version=base_version,
         new_version=new_version,
@@ -420,6 +419,22 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
     )
     (log.info if promoted else log.warning)("update: %s", result.summary())
     return result
+
+
+def _save(
+    tagger: Tagger, candidate: Any, promoted: bool, after: dict[str, float], base_version: int
+) -> int:
+    """Register the candidate (active when promoted, its weights linked to the base model's where
+    unchanged), prune old versions' files; returns its version."""
+    candidate.val_metrics = {**candidate.val_metrics, "update_validation": after}
+    new_version, _ = tagger.save_model(
+        candidate,
+        status="active" if promoted else "candidate",
+        note=f"update of v{base_version}",
+        reuse_from=Path(tagger.store.get_model(base_version).path),
+    )
+    tagger.prune_models()
+    return new_version
 
 
 def _decide(
@@ -447,7 +462,7 @@ def _decide(
     y = label_matrix([j.tags for j in judge_jobs], current.tags)
     p_before = current.decide(current.scores(batch))
     p_after = candidate.decide(candidate.scores(batch))[:, :old]
-    v = judge(y, p_before, p_after, seed=tagger.settings.train.seed)
+    v = judge(y, p_before, p_after, seed=tagger.settings.train.seed, n_boot=cfg.judge_bootstrap)
     margin = cfg.promote_tolerance + cfg.promote_z * v.se
     figures = (
         f"old tags' micro-F1 on {v.jobs} judge jobs {v.before:.4f} -> {v.after:.4f} "
@@ -542,34 +557,3 @@ def compare_versions(tagger: Tagger, limit: int = 10) -> dict[str, Any]:
         else "none yet: no labeled job arrived after the models were made"
     )
     return {"yardstick": {"jobs": len(jobs), "relative_to": ref, "what": what}, "models": rows}
-
-
-def read_feedback_file(path: Path) -> Iterator[tuple[str, list[str]]]:
-    """(job_id, tags) pairs from a CSV (columns job_id, tags with '|' or ',') or JSONL file."""
-    if not path.is_file():
-        raise InputError(f"no such feedback file: {path}")
-    with open(path, encoding="utf-8") as fh:
-        if path.suffix == ".jsonl":
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                    tags = obj["tags"]
-                    yield str(obj["job_id"]), tags if isinstance(tags, list) else _split(tags)
-                except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                    raise InputError(
-                        f"{path}:{n}: need an object with job_id and tags ({exc})"
-                    ) from exc
-            return
-        reader = csv.DictReader(fh)
-        missing = {"job_id", "tags"} - set(reader.fieldnames or ())
-        if missing:
-            raise InputError(f"{path}: missing columns {', '.join(sorted(missing))}")
-        for row in reader:
-            yield row["job_id"], _split(row["tags"] or "")
-
-
-def _split(text: str) -> list[str]:
-    sep = "|" if "|" in text else ","
-    return [t.strip() for t in text.split(sep) if t.strip()]

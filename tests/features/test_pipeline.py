@@ -96,7 +96,7 @@ def test_cache_hit_gives_identical_features_without_tagger(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("tagger must not run on a cache hit")
 
-    monkeypatch.setattr(fresh.tagger, "count", boom)
+    monkeypatch.setattr(fresh.pos_tagger, "count", boom)
     second = fresh.transform(JOBS)
     assert cache.hits == 4
     assert (first.bag != second.bag).nnz == 0

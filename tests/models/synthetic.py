@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from jobtag.config import FeatureSettings, TrainSettings
 from jobtag.features.batch import FeatureBatch
 
 N_FEATURES = 512
@@ -33,3 +34,23 @@ def make_jobs(n: int, seed: int = 0) -> tuple[FeatureBatch, list[frozenset[str]]
     bag.sum_duplicates()
     numeric = rng.random((n, 11)).astype(np.float32) * 10
     return FeatureBatch(bag, numeric, tokens), labels
+
+
+FS = FeatureSettings(n_features=N_FEATURES, max_tokens=64)
+
+
+def tiny_settings(**kw: object) -> TrainSettings:
+    """Train settings small enough for a unit test (seeded, one thread)."""
+    base: dict[str, object] = dict(
+        ae_epochs=2, tagger_epochs=12, batch_size=16, patience=4, seed=3, threads=1
+    )
+    base.update(kw)
+    return TrainSettings(**base)
+
+
+def train_tiny():  # -> TagModel
+    """A model fitted on 160 synthetic jobs (what the `trained` fixtures of model tests hold)."""
+    from jobtag.training.fit import train_model
+
+    batch, labels = make_jobs(160, seed=1)
+    return train_model(batch, labels, tiny_settings(), FS, progress=False)

@@ -6,8 +6,9 @@ import numpy as np
 import torch
 
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder, dense_rows
-from jobtag.models.epochs import ae_epoch, encode
+from jobtag.models.forward import encode
 from jobtag.models.inputs import padded
+from jobtag.training.epochs import ae_epoch
 from tests.models.synthetic import N_FEATURES, make_jobs
 
 

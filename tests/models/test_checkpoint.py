@@ -82,13 +82,22 @@ def test_a_save_links_the_unchanged_weight_files_of_its_base(saved, tmp_path):
     path, _home = saved
     model = load_model(path)
     with torch.no_grad():
-        model.tagger.wide.weight[0, 0] += 1.0  # the wide path changed, the autoencoder did not
+        model.net.wide.weight[0, 0] += 1.0  # the wide path changed, the autoencoder did not
     out = save_model(model, tmp_path / "next", reuse_from=path)
     linked = {n for n in WEIGHT_FILES if (out / n).stat().st_ino == (path / n).stat().st_ino}
     assert linked == {"autoencoder.pt", "idf.npy"}
     again = load_model(out)
-    assert torch.equal(again.tagger.wide.weight.detach(), model.tagger.wide.weight.detach())
+    assert torch.equal(again.net.wide.weight.detach(), model.net.wide.weight.detach())
     for a, b in zip(again.ae.state_dict().values(), model.ae.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     plain = save_model(model, tmp_path / "plain")  # without a base: every file written
     assert all((plain / n).stat().st_nlink == 1 for n in WEIGHT_FILES)
+
+
+def test_the_on_disk_names_are_those_of_every_saved_version(saved):
+    """TagNet was TaggerNet: its files keep the old names, so older checkpoints still load."""
+    path, _ = saved
+    assert {p.name for p in path.iterdir()} >= {"model.json", "autoencoder.pt", "tagger.pt"}
+    meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
+    assert {"autoencoder", "tagger", "tags", "thresholds"} <= set(meta)
+    assert load_model(path).net.cfg.n_tags == len(meta["tags"])

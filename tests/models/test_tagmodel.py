@@ -1,4 +1,4 @@
-"""TagModel: beats a trivial baseline, checkpoint round-trip and errors, add_tags, fine_tune."""
+"""TagModel: beats a trivial baseline, checkpoint round-trip and errors, add_tags, calibrate."""
 
 from __future__ import annotations
 
@@ -6,29 +6,19 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
-from jobtag.config import FeatureSettings, TrainSettings
+from jobtag.config import FeatureSettings
 from jobtag.errors import ModelError
 from jobtag.evaluation.metrics import multilabel_metrics
 from jobtag.models.checkpoint import load_model, save_model
 from jobtag.models.tagmodel import TagModel
 from jobtag.training.fit import train_model
-from tests.models.synthetic import N_FEATURES, make_jobs
-
-FS = FeatureSettings(n_features=N_FEATURES, max_tokens=64)
-
-
-def tiny_settings(**kw) -> TrainSettings:
-    base = dict(ae_epochs=2, tagger_epochs=12, batch_size=16, patience=4, seed=3, threads=1)
-    base.update(kw)
-    return TrainSettings(**base)
+from tests.models.synthetic import FS, make_jobs, tiny_settings, train_tiny
 
 
 @pytest.fixture(scope="module")
 def trained() -> TagModel:
-    batch, labels = make_jobs(160, seed=1)
-    return train_model(batch, labels, tiny_settings(), FS, progress=False)
+    return train_tiny()
 
 
 def test_scores_shape_and_range(trained):
@@ -54,7 +44,7 @@ def test_beats_predict_most_frequent(trained):
 def test_seed_configuration_trains_too():
     batch, labels = make_jobs(120, seed=4)
     model = train_model(batch, labels, tiny_settings(wide=False), FS, progress=False)
-    assert model.tagger.wide is None and model.weighting is None
+    assert model.net.wide is None and model.weighting is None
     test, tl = make_jobs(60, seed=5)
     assert evaluate(model, test, model.targets_for(tl))["micro_f1"] > 0.5
 
@@ -108,34 +98,6 @@ def test_add_tags_keeps_old_predictions(trained, tmp_path):
     assert len(model.thresholds) == 4
     save_model(model, tmp_path / "grown")
     assert load_model(tmp_path / "grown").tags == model.tags
-
-
-def test_fine_tune_moves_toward_targets(trained):
-    import copy
-
-    model = copy.deepcopy(trained)
-    model.add_tags(["newtag"])
-    batch, labels = make_jobs(60, seed=8)
-    targets = model.targets_for(labels).astype(np.float32)
-    has_python = targets[:, 0] > 0
-    targets[has_python, 3] = 1.0  # the new tag goes with "design" words... here: with python jobs
-    mix = model.tagger.mix.clone()
-
-    def deep_scores() -> np.ndarray:  # fine_tune trains the deep path; the wide one is refit
-        with model.tagger.deep_alone():
-            return model.scores(batch)[:, 3]
-
-    before = deep_scores()
-    unl, _ = make_jobs(30, seed=10)
-    hist = model.fine_tune(batch, targets, np.ones(60), unlabeled=unl, epochs=8, lr=5e-3)
-    assert len(hist["ae_loss"]) == 8 and len(hist["tagger_loss"]) == 8
-    assert torch.equal(model.tagger.mix, mix)  # the served mix is left as it was
-    after = deep_scores()
-    gain_pos = after[has_python].mean() - before[has_python].mean()
-    assert gain_pos > 0.2
-    assert after[has_python].mean() > after[~has_python].mean() + 0.2
-    with pytest.raises(ValueError, match="targets"):
-        model.fine_tune(batch, targets[:, :2], np.ones(60))
 
 
 def test_calibrate_sets_thresholds(trained):

@@ -1,4 +1,4 @@
-"""TaggerNet: paths with no weight are not computed, the deep path alone, new tags' start."""
+"""TagNet: paths with no weight are not computed, the deep path alone, new tags' start."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from jobtag.models.inputs import bag_inputs
-from jobtag.models.tagnet import TaggerConfig, TaggerNet
+from jobtag.models.tagnet import TagNet, TagNetConfig
 from tests.models.synthetic import N_FEATURES, make_jobs
 
 
-def _net() -> TaggerNet:
+def _net() -> TagNet:
     torch.manual_seed(0)
-    net = TaggerNet(TaggerConfig(n_tags=3, n_features=N_FEATURES))
+    net = TagNet(TagNetConfig(n_tags=3, n_features=N_FEATURES))
     with torch.no_grad():
         net.wide.weight.normal_()
     return net.eval()  # no dropout: logits are a function of the inputs

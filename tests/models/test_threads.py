@@ -24,8 +24,7 @@ def test_sets_and_restores():
 
 def test_tagmodel_scores_with_the_models_thread_count(monkeypatch):
     from jobtag.training.fit import train_model
-    from tests.models.synthetic import make_jobs
-    from tests.models.test_tagmodel import FS, tiny_settings
+    from tests.models.synthetic import FS, make_jobs, tiny_settings
 
     batch, labels = make_jobs(60, seed=4)
     model = train_model(batch, labels, tiny_settings(threads=1), FS, progress=False)

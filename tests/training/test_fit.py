@@ -71,14 +71,14 @@ def test_mix_c_and_calibration_are_chosen_on_validation():
     deep, wide, offset = s["mix"]
     assert wide > 0  # Platt's slope on the SVM margins
     assert (deep == 0) == (s["deep_weight"] == 0)
-    assert model.tagger.mix.tolist() == [deep, wide] and float(model.tagger.offset) == offset
-    assert model.tagger.uses_deep == (deep != 0)
+    assert model.net.mix.tolist() == [deep, wide] and float(model.net.offset) == offset
+    assert model.net.uses_deep == (deep != 0)
 
 
 def test_deep_weight_zero_skips_the_deep_path_and_the_code():
     batch, labels = make_jobs(80, seed=7)
     model = train_model(batch, labels, settings(deep_weights=(0.0,)), FS, progress=False)
-    assert model.summary["deep_weight"] == 0.0 and not model.tagger.uses_deep
+    assert model.summary["deep_weight"] == 0.0 and not model.net.uses_deep
     assert model.prepare(batch, fixed_codes=True).codes is None  # the encoder is not run
     y = model.targets_for(labels)
     assert evaluate(model, batch, y)["micro_f1"] > 0.8
@@ -107,9 +107,9 @@ def evaluate(model, batch, y) -> dict:
 def test_deep_path_must_beat_the_wide_one_by_the_min_gain():
     batch, labels = make_jobs(80, seed=9)
     never = train_model(batch, labels, settings(deep_min_gain=1.0), FS, progress=False)
-    assert never.summary["deep_weight"] == 0.0 and not never.tagger.uses_deep
+    assert never.summary["deep_weight"] == 0.0 and not never.net.uses_deep
     always = train_model(batch, labels, settings(deep_min_gain=-1.0), FS, progress=False)
-    assert always.summary["deep_weight"] > 0 and always.tagger.uses_deep
+    assert always.summary["deep_weight"] > 0 and always.net.uses_deep
 
 
 def _with_embedding(batch, labels, seed: int = 0, dim: int = 8):
@@ -134,7 +134,7 @@ def test_sentence_embeddings_join_the_wide_path_and_survive_a_checkpoint(tmp_pat
     batch, labels = make_jobs(80, seed=11)
     batch = _with_embedding(batch, labels)
     model = train_model(batch, labels, settings(), FS, progress=False)
-    net = model.tagger
+    net = model.net
     assert net.cfg.n_embed == 8
     assert tuple(net.wide.weight.shape) == (N_FEATURES + 8, 3)
     emb_weights = net.wide.weight.detach().numpy()[N_FEATURES:]

@@ -95,3 +95,8 @@ def multilabel_metrics(
     if tag_names is not None:
         out["per_tag"] = per_tag_metrics(*given, tag_names)
     return out
+
+
+def headline_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """The micro- and macro-F1 of a metrics dict (what the update history records), as floats."""
+    return {k: float(metrics[k]) for k in ("micro_f1", "macro_f1") if k in metrics}

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
 from sklearn.utils import murmurhash3_32
 
 from jobtag.errors import ConfigError
@@ -45,10 +42,3 @@ class TokenHasher:
                 self._memo.clear()
             i = self._memo[token] = token_id(token, self.n_features, self.seed)
         return i
-
-    def ids(self, tokens: Sequence[str], prefix: str = "") -> np.ndarray:
-        """int32 ids of tokens in order; `prefix` (e.g. TITLE_PREFIX) is prepended to each token."""
-        get = self.id
-        if prefix:
-            return np.fromiter((get(prefix + t) for t in tokens), dtype=np.int32, count=len(tokens))
-        return np.fromiter(map(get, tokens), dtype=np.int32, count=len(tokens))

@@ -56,7 +56,7 @@ class Featurizer:
         self.cleaner = HtmlCleaner()
         self.normalizer = TextNormalizer()
         self.hasher = TokenHasher(self.settings.n_features)
-        self.tagger = get_tagger(self.settings.pos_tagger)
+        self.pos_tagger = get_tagger(self.settings.pos_tagger)
         self.embedder = get_embedder(self.settings.embedder)
         self._title_memo: dict[str, int] = {}
         self._desc_memo: dict[str, int] = {}
@@ -119,7 +119,7 @@ class Featurizer:
             pos_texts.append(f"{title}\n{desc}" if title and desc else title or desc)
             ids.append(self.word_ids(t_words, d_words))
         if jobs:
-            numeric[:, 6:] = self.tagger.count(pos_texts)
+            numeric[:, 6:] = self.pos_tagger.count(pos_texts)
         if self.embedder is not None:
             emb = self.embedder.embed(plain)
         else:

@@ -1,1 +1,1 @@
-"""Models: the convolutional autoencoder, the tagger, thresholds, and TagModel checkpoints."""
+"""Models: the convolutional autoencoder, the tag net, thresholds, TagModel and its checkpoints."""

@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,15 +24,15 @@ from jobtag.errors import ModelError
 from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder
 from jobtag.models.inputs import BagWeighting
-from jobtag.models.tagnet import TaggerConfig, TaggerNet
-
-if TYPE_CHECKING:
-    from jobtag.models.tagmodel import TagModel
+from jobtag.models.tagmodel import TagModel
+from jobtag.models.tagnet import TagNet, TagNetConfig
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: SVM wide path, Platt offset buffer
 CONFIG_FILE = "model.json"
+# On-disk names predate the TagNet rename and stay (checkpoints of every version load): the
+# net's weights are "tagger.pt", its config the "tagger" entry of the meta file.
 WEIGHT_FILES = ("autoencoder.pt", "tagger.pt", "idf.npy")
 
 
@@ -111,7 +111,7 @@ def _weights(model: TagModel) -> dict[str, bytes]:
     out = {}
     for name, state in (
         ("autoencoder.pt", model.ae.state_dict()),
-        ("tagger.pt", model.tagger.state_dict()),
+        ("tagger.pt", model.net.state_dict()),
     ):
         buf = io.BytesIO()
         torch.save(state, buf)
@@ -177,7 +177,7 @@ def save_model(model: TagModel, directory: Path, reuse_from: Path | None = None)
                 "python": platform.python_version(),
             },
             "autoencoder": _jsonable(model.ae.cfg),
-            "tagger": _jsonable(model.tagger.cfg),
+            "tagger": _jsonable(model.net.cfg),
             "tags": model.tags,
             "thresholds": [float(t) for t in model.thresholds],
             "global_threshold": model.global_threshold,
@@ -222,10 +222,8 @@ def _dataclass_from(cls: type, data: dict[str, Any], what: str, directory: Path)
         raise ModelError(f"{directory / CONFIG_FILE}: bad {what} section ({exc})") from exc
 
 
-def load_model(directory: Path, expect_features: FeatureSettings | None = None) -> TagModel:
-    """Read a checkpoint written by save_model; ModelError names the file and the problem."""
-    from jobtag.models.tagmodel import TagModel
-
+def _read_meta(directory: Path) -> dict[str, Any]:
+    """model.json of a checkpoint folder, checked: present, JSON, this format version, checksum."""
     cfg_path = directory / CONFIG_FILE
     clean_leftovers(directory.parent)
     if not directory.is_dir():
@@ -244,6 +242,13 @@ def load_model(directory: Path, expect_features: FeatureSettings | None = None) 
         )
     if "meta_checksum" in meta and meta["meta_checksum"] != _meta_checksum(meta):
         raise ModelError(f"model file corrupt or edited by hand (checksum mismatch): {cfg_path}")
+    return meta
+
+
+def load_model(directory: Path, expect_features: FeatureSettings | None = None) -> TagModel:
+    """Read a checkpoint written by save_model; ModelError names the file and the problem."""
+    cfg_path = directory / CONFIG_FILE
+    meta = _read_meta(directory)
     try:
         for name in WEIGHT_FILES:
             path = directory / name
@@ -261,35 +266,35 @@ def load_model(directory: Path, expect_features: FeatureSettings | None = None) 
                         f"{getattr(expect_features, key)}; retrain or restore the setting"
                     )
         ae_cfg = _dataclass_from(AutoencoderConfig, meta["autoencoder"], "autoencoder", directory)
-        tg_cfg = _dataclass_from(TaggerConfig, meta["tagger"], "tagger", directory)
+        tg_cfg = _dataclass_from(TagNetConfig, meta["tagger"], "tagger", directory)
         settings = _dataclass_from(
             TrainSettings, meta["train_settings"], "train_settings", directory
         )
-        ae, tagger = ConvAutoencoder(ae_cfg), TaggerNet(tg_cfg)
+        ae, net = ConvAutoencoder(ae_cfg), TagNet(tg_cfg)
         try:
             ae.load_state_dict(torch.load(directory / "autoencoder.pt", weights_only=True))
-            tagger.load_state_dict(torch.load(directory / "tagger.pt", weights_only=True))
+            net.load_state_dict(torch.load(directory / "tagger.pt", weights_only=True))
             idf = np.load(directory / "idf.npy", allow_pickle=False)
         except (RuntimeError, OSError, ValueError, EOFError) as exc:
             raise ModelError(f"model weights in {directory} cannot be loaded: {exc}") from exc
         weighting = None
-        if tagger.wide is not None:
+        if net.wide is not None:
             weighting = BagWeighting()
             weighting.idf_ = idf.astype(np.float32)
         _check_consistent(meta, tg_cfg, cfg_path)
         return TagModel(
-            ae,
-            tagger,
-            meta["tags"],
-            np.asarray(meta["thresholds"], np.float32),
-            meta["global_threshold"],
-            NumericScaler.from_dict(meta["scaler"]),
-            weighting,
-            features,
-            settings,
-            np.asarray(meta["pos_weight"], np.float32),
-            meta.get("summary"),
-            meta.get("val_metrics"),
+            ae=ae,
+            net=net,
+            tags=meta["tags"],
+            thresholds=np.asarray(meta["thresholds"], np.float32),
+            global_threshold=meta["global_threshold"],
+            scaler=NumericScaler.from_dict(meta["scaler"]),
+            weighting=weighting,
+            feature_settings=features,
+            settings=settings,
+            pos_weight=np.asarray(meta["pos_weight"], np.float32),
+            summary=meta.get("summary"),
+            val_metrics=meta.get("val_metrics"),
         )
     except KeyError as exc:
         raise ModelError(f"{cfg_path}: required entry {exc} missing") from exc
@@ -297,12 +302,12 @@ def load_model(directory: Path, expect_features: FeatureSettings | None = None) 
         raise ModelError(f"{cfg_path}: inconsistent model ({exc})") from exc
 
 
-def _check_consistent(meta: dict[str, Any], tagger_cfg: Any, cfg_path: Path) -> None:
+def _check_consistent(meta: dict[str, Any], net_cfg: Any, cfg_path: Path) -> None:
     """Tags, thresholds and weights must agree in length and type (else ModelError)."""
     tags = meta["tags"]
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ModelError(f"{cfg_path}: 'tags' must be a list of tag names")
-    n_out = getattr(tagger_cfg, "n_tags", None)
+    n_out = getattr(net_cfg, "n_tags", None)
     for key in ("thresholds", "pos_weight"):
         if not isinstance(meta[key], list) or len(meta[key]) != len(tags):
             raise ModelError(f"{cfg_path}: inconsistent model ({key} does not match the tags)")

@@ -1,4 +1,4 @@
-"""TagModel: the trained autoencoder + tagger + tags + thresholds + fitted input transforms."""
+"""TagModel: the trained networks + tags + thresholds + fitted input transforms; scores, decides."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from jobtag.errors import ConfigError
 from jobtag.features.batch import FeatureBatch
 from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import ConvAutoencoder
-from jobtag.models.epochs import TaggerData, ae_epoch, encode, tagger_epoch, tagger_scores
+from jobtag.models.forward import NetInputs, encode, net_scores
 from jobtag.models.inputs import BagWeighting, join_embedding
-from jobtag.models.tagnet import TaggerNet
+from jobtag.models.tagnet import TagNet
 from jobtag.models.threads import torch_threads
 from jobtag.models.thresholds import calibrate_thresholds
 from jobtag.records import label_matrix
@@ -25,12 +25,13 @@ log = logging.getLogger(__name__)
 
 
 class TagModel:
-    """Everything needed to tag featurized jobs, keep training them, and save/load a checkpoint."""
+    """Everything needed to score and tag featurized jobs (fitted by jobtag.training)."""
 
     def __init__(
         self,
+        *,
         ae: ConvAutoencoder,
-        tagger: TaggerNet,
+        net: TagNet,
         tags: Sequence[str],
         thresholds: np.ndarray,
         global_threshold: float,
@@ -42,12 +43,12 @@ class TagModel:
         summary: dict[str, Any] | None = None,
         val_metrics: dict[str, Any] | None = None,
     ) -> None:
-        if len(tags) != tagger.cfg.n_tags or len(thresholds) != len(tags):
+        if len(tags) != net.cfg.n_tags or len(thresholds) != len(tags):
             raise ValueError(
-                f"{len(tags)} tags, {tagger.cfg.n_tags} outputs, {len(thresholds)} thresholds"
+                f"{len(tags)} tags, {net.cfg.n_tags} outputs, {len(thresholds)} thresholds"
             )
         self.ae = ae
-        self.tagger = tagger
+        self.net = net
         self.tags: list[str] = list(tags)
         self.thresholds = np.asarray(thresholds, dtype=np.float32)
         self.global_threshold = float(global_threshold)
@@ -64,8 +65,8 @@ class TagModel:
     def trainable_encoder(self) -> bool:
         return bool(self.settings.finetune_encoder)
 
-    def prepare(self, batch: FeatureBatch, *, fixed_codes: bool | None = None) -> TaggerData:
-        """Tagger inputs of a batch: scaled numeric, weighted bag, codes unless fine-tuning."""
+    def prepare(self, batch: FeatureBatch, *, fixed_codes: bool | None = None) -> NetInputs:
+        """The net's inputs of a batch: scaled numeric, weighted bag, codes unless fine-tuning."""
         fixed = (not self.trainable_encoder) if fixed_codes is None else fixed_codes
         if batch.bag.shape[1] != self.feature_settings.n_features:
             raise ValueError(
@@ -73,14 +74,14 @@ class TagModel:
                 f"{self.feature_settings.n_features}"
             )
         codes = None
-        if fixed and self.tagger.uses_deep:  # no deep weight: the code is not needed
+        if fixed and self.net.uses_deep:  # no deep weight: the code is not needed
             codes = encode(self.ae.encoder, batch.tokens, self.feature_settings.max_tokens)
-        wide = self.wide_input(batch.bag, batch.embedding) if self.tagger.wide is not None else None
-        return TaggerData(batch.tokens, self.scaler.transform(batch.numeric), codes, wide)
+        wide = self.wide_input(batch.bag, batch.embedding) if self.net.wide is not None else None
+        return NetInputs(batch.tokens, self.scaler.transform(batch.numeric), codes, wide)
 
     def wide_input(self, bag: Any, embedding: np.ndarray) -> Any:
         """The wide path's input (csr): the TF-IDF bag and, in the accurate mode, the embedding."""
-        want = self.tagger.cfg.n_embed
+        want = self.net.cfg.n_embed
         if embedding.shape[1] != want:
             raise ConfigError(
                 f"the model expects sentence embeddings of width {want} (features.embedder="
@@ -102,7 +103,7 @@ class TagModel:
             return np.zeros((0, len(self.tags)), dtype=np.float32)
         with torch.no_grad(), torch_threads(self.settings.threads):
             data = self.prepare(batch, fixed_codes=True)
-            return tagger_scores(self.tagger, None, data, self.feature_settings.max_tokens)
+            return net_scores(self.net, None, data, self.feature_settings.max_tokens)
 
     def decide(self, scores: np.ndarray) -> np.ndarray:
         """bool (n, T): score >= the tag's threshold; with settings.min_one_tag the top tag at least."""
@@ -113,13 +114,13 @@ class TagModel:
             out[np.flatnonzero(empty), scores[empty].argmax(1)] = True
         return out
 
-    # ---- learning loop ------------------------------------------------------------------
+    # ---- growing and deciding -----------------------------------------------------------
     def add_tags(self, new_tags: Sequence[str]) -> list[str]:
         """Append tags not yet known (old outputs and thresholds untouched); returns those added."""
         added = [t for t in dict.fromkeys(new_tags) if t not in set(self.tags)]
         if not added:
             return []
-        self.tagger.add_tags(len(added))
+        self.net.add_tags(len(added))
         self.tags += added
         self.thresholds = np.r_[self.thresholds, np.full(len(added), self.global_threshold)].astype(
             np.float32
@@ -128,82 +129,6 @@ class TagModel:
         self.pos_weight = np.r_[self.pos_weight, np.full(len(added), cap)].astype(np.float32)
         log.info("added %d tag(s): %s", len(added), ", ".join(added))
         return added
-
-    def optimizer(self, lr: float | None = None) -> torch.optim.Optimizer:
-        """Adam over the deep path (+ the encoder when fine-tuned, at encoder_lr_scale * lr).
-
-        The wide path is never trained by SGD: jobtag.training.wide fits it (cold or warm)."""
-        lr = self.settings.lr if lr is None else lr
-        groups: list[dict[str, Any]] = [
-            {"params": [*self.tagger.deep.parameters(), *self.tagger.out.parameters()], "lr": lr}
-        ]
-        if self.trainable_encoder:
-            scale = self.settings.encoder_lr_scale
-            groups.append({"params": list(self.ae.encoder.parameters()), "lr": lr * scale})
-        return torch.optim.Adam(groups, weight_decay=self.settings.weight_decay)
-
-    def fine_tune(
-        self,
-        batch: FeatureBatch,
-        targets: np.ndarray,
-        weights: np.ndarray | None = None,
-        unlabeled: FeatureBatch | None = None,
-        epochs: int = 3,
-        lr: float | None = None,
-        progress: bool = False,
-        seed: int | None = None,
-    ) -> dict[str, list[float]]:
-        """Continue training from the current weights; returns the loss per epoch.
-
-        `targets` (n, T) in [0, 1] (soft pseudo-labels allowed), `weights` (n,) per job. Each epoch
-        first refines the autoencoder on batch + unlabeled, then trains the tagger on the batch.
-        """
-        targets = np.asarray(targets, dtype=np.float32)
-        if targets.shape != (len(batch), len(self.tags)):
-            raise ValueError(f"targets {targets.shape} != ({len(batch)}, {len(self.tags)})")
-        weights = np.ones(len(batch), np.float32) if weights is None else np.asarray(weights)
-        rng = np.random.default_rng(self.settings.seed if seed is None else seed)
-        lr = self.settings.lr if lr is None else lr
-        ae_lr = self.settings.ae_lr * lr / self.settings.lr
-        ae_jobs = FeatureBatch.concat([batch, unlabeled]) if unlabeled is not None else batch
-        ae_opt = torch.optim.Adam(self.ae.parameters(), lr=ae_lr)
-        opt = self.optimizer(lr)
-        enc = self.ae.encoder if self.trainable_encoder else None
-        history: dict[str, list[float]] = {"ae_loss": [], "tagger_loss": []}
-        max_tokens = self.feature_settings.max_tokens
-        bs = self.settings.batch_size
-        for ep in range(epochs):
-            history["ae_loss"].append(
-                ae_epoch(
-                    self.ae,
-                    ae_jobs.tokens,
-                    ae_jobs.bag,
-                    ae_opt,
-                    batch_size=bs,
-                    max_tokens=max_tokens,
-                    rng=rng,
-                    desc=f"update AE {ep + 1}/{epochs}",
-                    progress=progress,
-                )
-            )
-            with self.tagger.deep_alone():  # the deep path learns alone, as in the first fit
-                data = self.prepare(batch, fixed_codes=not self.trainable_encoder)
-                loss = tagger_epoch(
-                    self.tagger,
-                    enc,
-                    data,
-                    targets,
-                    weights,
-                    self.pos_weight,
-                    opt,
-                    batch_size=bs,
-                    max_tokens=max_tokens,
-                    rng=rng,
-                    desc=f"update tagger {ep + 1}/{epochs}",
-                    progress=progress,
-                )
-            history["tagger_loss"].append(loss)
-        return history
 
     def calibrate(self, batch: FeatureBatch, y: np.ndarray) -> np.ndarray:
         """Recompute the thresholds from bool (n, T) truth on `batch`; returns them."""

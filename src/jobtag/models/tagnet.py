@@ -1,4 +1,4 @@
-"""The tagger: code (+ scaled numeric features) -> 5 hidden layers -> one sigmoid per tag (+ wide path)."""
+"""The tag net: code (+ scaled numeric features) -> 5 hidden layers -> one sigmoid per tag (+ wide path)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from torch import nn
 
 
 @dataclass
-class TaggerConfig:
-    """Shape of the tagger network (saved with the model)."""
+class TagNetConfig:
+    """Shape of the tag net (saved with the model)."""
 
     n_tags: int
     code_dim: int = 100
@@ -25,7 +25,7 @@ class TaggerConfig:
     new_tag_bias: float = -4.0  # initial logit bias of a tag added later (sigmoid ~ 0.018)
 
 
-class TaggerNet(nn.Module):
+class TagNet(nn.Module):
     """Deep path: [code ; numeric] (B, code_dim + n_numeric) -> hidden... -> logits (B, T).
 
     Wide path (optional): sum of per-bucket weight rows of the TF-IDF bag + bias (B, T) — a
@@ -34,7 +34,7 @@ class TaggerNet(nn.Module):
     chosen on validation jobs and the sum is calibrated to log-odds there (Platt scaling).
     """
 
-    def __init__(self, cfg: TaggerConfig) -> None:
+    def __init__(self, cfg: TagNetConfig) -> None:
         super().__init__()
         self.cfg = cfg
         layers: list[nn.Module] = []
@@ -71,7 +71,7 @@ class TaggerNet(nn.Module):
     ) -> torch.Tensor:
         """The wide path alone: (B, T) margins of the TF-IDF bag (EmbeddingBag inputs)."""
         if self.wide is None or wide is None:
-            raise ValueError("this tagger has a wide path: pass its bag inputs")
+            raise ValueError("this net has a wide path: pass its bag inputs")
         idx, offsets, weights = wide
         return self.wide(idx, offsets, per_sample_weights=weights) + self.wide_bias
 
@@ -92,7 +92,7 @@ class TaggerNet(nn.Module):
         if self.uses_wide:
             parts.append(self.mix[1] * self.wide_margins(wide))
         if not parts:
-            raise ValueError("neither path has a weight in this tagger")
+            raise ValueError("neither path has a weight in this net")
         return sum(parts[1:], parts[0]) + self.offset  # (B, T)
 
     @contextmanager

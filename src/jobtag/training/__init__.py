@@ -1,1 +1,1 @@
-"""Training: fit a TagModel (autoencoder pretraining, tagger with early stopping, thresholds)."""
+"""Training: every fit of a TagModel (first fit, epochs, the wide path, the update's fits)."""

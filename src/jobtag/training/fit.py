@@ -20,13 +20,14 @@ from jobtag.evaluation.metrics import multilabel_metrics
 from jobtag.features.batch import FeatureBatch
 from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder, reconstruction_recall
-from jobtag.models.epochs import TaggerData, ae_epoch, tagger_epoch, tagger_scores
+from jobtag.models.forward import NetInputs, net_scores
 from jobtag.models.inputs import BagWeighting, padded
 from jobtag.models.tagmodel import TagModel
-from jobtag.models.tagnet import TaggerConfig, TaggerNet
+from jobtag.models.tagnet import TagNet, TagNetConfig
 from jobtag.models.threads import torch_threads
 from jobtag.models.thresholds import best_threshold, calibrate_thresholds
 from jobtag.records import label_matrix
+from jobtag.training.epochs import ae_epoch, deep_optimizer, net_epoch
 from jobtag.training.wide import fit_wide
 
 log = logging.getLogger(__name__)
@@ -111,9 +112,9 @@ class _Deep:
 
 def _fit_deep(
     model: TagModel,
-    data: TaggerData,
+    data: NetInputs,
     y: np.ndarray,
-    val: tuple[TaggerData, np.ndarray] | None,
+    val: tuple[NetInputs, np.ndarray] | None,
     epochs: int,
     rng: np.random.Generator,
     progress: bool,
@@ -122,16 +123,16 @@ def _fit_deep(
     """Train the deep path alone (code + numeric -> 5 hidden layers), early-stopped on `val`."""
     s, fs = model.settings, model.feature_settings
     enc = model.ae.encoder if model.trainable_encoder else None
-    opt = model.optimizer()
+    opt = deep_optimizer(model)
     weights = np.ones(len(data), np.float32)
     best: tuple[float, int, Any, np.ndarray | None] = (-1.0, epochs, None, None)
     losses: list[float] = []
     curve: list[float] = []
-    with model.tagger.deep_alone():
+    with model.net.deep_alone():
         for ep in range(epochs):
             losses.append(
-                tagger_epoch(
-                    model.tagger,
+                net_epoch(
+                    model.net,
                     enc,
                     data,
                     y,
@@ -147,20 +148,18 @@ def _fit_deep(
             )
             if val is None:
                 continue
-            vs = tagger_scores(model.tagger, enc, val[0], fs.max_tokens)
+            vs = net_scores(model.net, enc, val[0], fs.max_tokens)
             curve.append(_val_score(vs, val[1]))
             log.info(
                 "%s epoch %d: loss %.4f, validation %.4f", label, ep + 1, losses[-1], curve[-1]
             )
             if curve[-1] > best[0] + 1e-4:
-                state = copy.deepcopy(
-                    (model.tagger.state_dict(), enc.state_dict() if enc else None)
-                )
+                state = copy.deepcopy((model.net.state_dict(), enc.state_dict() if enc else None))
                 best = (curve[-1], ep + 1, state, _logit(vs))
             elif ep + 1 - best[1] >= s.patience:
                 break
     if best[2] is not None:
-        model.tagger.load_state_dict(best[2][0])
+        model.net.load_state_dict(best[2][0])
         if enc is not None:
             enc.load_state_dict(best[2][1])
     return _Deep(best[1], losses, curve, best[3])
@@ -219,15 +218,15 @@ def _choose_mix(
 
 def _apply_mix(model: TagModel, mix: _Mix) -> None:
     with torch.no_grad():
-        model.tagger.mix.copy_(torch.tensor([mix.a * mix.deep_weight * mix.scale, mix.a]))
-        model.tagger.offset.fill_(mix.b)
+        model.net.mix.copy_(torch.tensor([mix.a * mix.deep_weight * mix.scale, mix.a]))
+        model.net.offset.fill_(mix.b)
     model.settings.wide_C = mix.C  # what an update's warm refit minimises
 
 
 def _set_wide(model: TagModel, coef: np.ndarray, intercept: np.ndarray) -> None:
     with torch.no_grad():
-        model.tagger.wide.weight.copy_(torch.from_numpy(coef))
-        model.tagger.wide_bias.copy_(torch.from_numpy(intercept))
+        model.net.wide.weight.copy_(torch.from_numpy(coef))
+        model.net.wide_bias.copy_(torch.from_numpy(intercept))
 
 
 def _tag_vocabulary(labels: Sequence[frozenset[str] | None], settings: TrainSettings) -> list[str]:
@@ -370,7 +369,7 @@ class _ModelFactory:
         s = self.settings
         torch.manual_seed(s.seed)
         self.ae.load_state_dict(self.ae_state)
-        cfg = TaggerConfig(
+        cfg = TagNetConfig(
             n_tags=len(self.tags),
             code_dim=s.code_dim,
             n_numeric=self.n_numeric,
@@ -382,16 +381,16 @@ class _ModelFactory:
         )
         n = len(self.tags)
         return TagModel(
-            self.ae,
-            TaggerNet(cfg),
-            self.tags,
-            np.full(n, 0.5, np.float32),
-            0.5,
-            self.scaler,
-            self.weighting,
-            self.fs,
-            s,
-            self.pos_weight,
+            ae=self.ae,
+            net=TagNet(cfg),
+            tags=self.tags,
+            thresholds=np.full(n, 0.5, np.float32),
+            global_threshold=0.5,
+            scaler=self.scaler,
+            weighting=self.weighting,
+            feature_settings=self.fs,
+            settings=s,
+            pos_weight=self.pos_weight,
         )
 
 
@@ -407,9 +406,9 @@ def _fit_without_validation(
     s = model.settings
     data = model.prepare(jobs)
     deep = _fit_deep(model, data, y, None, s.tagger_epochs, rng, progress, "deep")
-    if model.tagger.wide is not None:
+    if model.net.wide is not None:
         _set_wide(model, *fit_wide(data.wide, y, s.wide_C))
-        model.tagger.mix.copy_(torch.tensor([0.0, 1.0]))  # an SVM alone: margin 0 = score 0.5
+        model.net.mix.copy_(torch.tensor([0.0, 1.0]))  # an SVM alone: margin 0 = score 0.5
     summary.update(best_epoch=deep.epoch, tagger_loss=deep.losses, deep_weight=0.0)
 
 
@@ -433,7 +432,7 @@ def _select_and_refit(
     deep = _fit_deep(
         model, fit_data, y_fit, (val_data, y_val), s.tagger_epochs, rng, progress, "deep path"
     )
-    if model.tagger.wide is None:  # the seed architecture alone: the deep path's own scores
+    if model.net.wide is None:  # the seed architecture alone: the deep path's own scores
         scores = (1 / (1 + np.exp(-deep.val_logits))).astype(np.float32)
         mix = _Mix(0.0, 1.0, 1.0, 1.0, 0.0, None, {}, scores)
     else:
@@ -467,11 +466,11 @@ def _select_and_refit(
         else:
             all_data = model.prepare(train[labeled], fixed_codes=False)
         model.thresholds, model.global_threshold = thresholds, glob
-        if model.tagger.wide is not None:
+        if model.net.wide is not None:
             _set_wide(model, *fit_wide(all_data.wide, y_all, mix.C))
     elif mix.wide_fit is not None:  # no refit: the SVM validation chose, fitted on the fit rows
         _set_wide(model, *mix.wide_fit)
-    if model.tagger.wide is not None:
+    if model.net.wide is not None:
         _apply_mix(model, mix)
-    summary["mix"] = model.tagger.mix.tolist() + [float(model.tagger.offset)]
+    summary["mix"] = model.net.mix.tolist() + [float(model.net.offset)]
     return model, val_metrics

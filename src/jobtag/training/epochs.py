@@ -1,9 +1,9 @@
-"""Training epochs shared by first training and later updates: autoencoder and tagger passes."""
+"""Training epochs shared by the first fit and updates: autoencoder and tag-net passes, the optimizer."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -12,8 +12,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from jobtag.models.autoencoder import ConvAutoencoder, ConvEncoder, dense_rows
-from jobtag.models.inputs import bag_inputs, padded
-from jobtag.models.tagnet import TaggerNet
+from jobtag.models.forward import NetInputs, net_logits
+from jobtag.models.inputs import padded
+from jobtag.models.tagmodel import TagModel
+from jobtag.models.tagnet import TagNet
 
 
 def length_batches(
@@ -64,63 +66,10 @@ def ae_epoch(
     return total / max(count, 1)
 
 
-@torch.no_grad()
-def encode(
-    encoder: ConvEncoder, tokens: list[np.ndarray], max_tokens: int, batch_size: int = 256
-) -> np.ndarray:
-    """Codes (n, code_dim) float32, computed length-sorted in eval mode."""
-    encoder.eval()
-    n = len(tokens)
-    out = np.zeros((n, encoder.to_code.out_features), dtype=np.float32)
-    order = np.argsort([len(t) for t in tokens], kind="stable")
-    for start in range(0, n, batch_size):
-        b = order[start : start + batch_size]
-        tok = torch.from_numpy(padded([tokens[i] for i in b], max_tokens))
-        out[b] = encoder(tok).numpy()
-    return out
-
-
-@dataclass
-class TaggerData:
-    """Tagger inputs of n jobs: tokens (for a trainable encoder) or fixed codes, numeric, wide bag."""
-
-    tokens: list[np.ndarray]
-    numeric: np.ndarray  # (n, n_numeric) scaled
-    codes: np.ndarray | None  # (n, code_dim) when the encoder is frozen
-    wide: sp.csr_matrix | None  # (n, n_features) TF-IDF weighted, when the tagger has a wide path
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-
-def tagger_logits(
-    tagger: TaggerNet,
+def net_epoch(
+    net: TagNet,
     encoder: ConvEncoder | None,
-    data: TaggerData,
-    b: np.ndarray,
-    max_tokens: int,
-) -> torch.Tensor:
-    """Logits (B, T) of jobs `b`; the encoder runs (with gradients) only when codes are not fixed.
-
-    A path without weight in the tagger is not computed (no code is needed when the deep path
-    has weight 0)."""
-    x = None
-    if tagger.uses_deep:
-        if data.codes is not None:
-            code = torch.from_numpy(data.codes[b])  # (B, code_dim)
-        else:
-            if encoder is None:
-                raise ValueError("the deep path counts: pass fixed codes or the encoder")
-            code = encoder(torch.from_numpy(padded([data.tokens[i] for i in b], max_tokens)))
-        x = torch.cat([code, torch.from_numpy(data.numeric[b])], 1)  # (B, code_dim + n_numeric)
-    wide = bag_inputs(data.wide[b]) if data.wide is not None and tagger.uses_wide else None
-    return tagger(x, wide)
-
-
-def tagger_epoch(
-    tagger: TaggerNet,
-    encoder: ConvEncoder | None,
-    data: TaggerData,
+    data: NetInputs,
     targets: np.ndarray,
     weights: np.ndarray,
     pos_weight: np.ndarray,
@@ -129,11 +78,11 @@ def tagger_epoch(
     batch_size: int,
     max_tokens: int,
     rng: np.random.Generator,
-    desc: str = "tagger",
+    desc: str = "tag net",
     progress: bool = False,
 ) -> float:
     """One pass of sample-weighted BCE (pos_weight per tag) over the labeled jobs; mean loss."""
-    tagger.train()
+    net.train()
     if encoder is not None:
         encoder.train()
     lengths = np.array([len(t) for t in data.tokens])
@@ -141,7 +90,7 @@ def tagger_epoch(
     total, wsum = 0.0, 0.0
     bar = _bar(length_batches(lengths, batch_size, rng), desc, progress)
     for b in bar:
-        logits = tagger_logits(tagger, encoder, data, b, max_tokens)
+        logits = net_logits(net, encoder, data, b, max_tokens)
         y = torch.from_numpy(np.asarray(targets[b], dtype=np.float32))
         w = torch.from_numpy(np.asarray(weights[b], dtype=np.float32))
         per_job = F.binary_cross_entropy_with_logits(logits, y, pos_weight=pw, reduction="none")
@@ -157,22 +106,17 @@ def tagger_epoch(
     return total / max(wsum, 1e-8)
 
 
-@torch.no_grad()
-def tagger_scores(
-    tagger: TaggerNet,
-    encoder: ConvEncoder | None,
-    data: TaggerData,
-    max_tokens: int,
-    batch_size: int = 512,
-) -> np.ndarray:
-    """Sigmoid scores (n, T) float32 in eval mode."""
-    tagger.eval()
-    if encoder is not None:
-        encoder.eval()
-    n = len(data)
-    out = np.zeros((n, tagger.cfg.n_tags), dtype=np.float32)
-    order = np.argsort([len(t) for t in data.tokens], kind="stable")
-    for start in range(0, n, batch_size):
-        b = order[start : start + batch_size]
-        out[b] = torch.sigmoid(tagger_logits(tagger, encoder, data, b, max_tokens)).numpy()
-    return out
+def deep_optimizer(model: TagModel, lr: float | None = None) -> torch.optim.Optimizer:
+    """Adam over the deep path (+ the encoder when fine-tuned, at encoder_lr_scale * lr).
+
+    The wide path is never trained by SGD: jobtag.training.wide fits it (cold or warm)."""
+    s = model.settings
+    lr = s.lr if lr is None else lr
+    groups: list[dict[str, Any]] = [
+        {"params": [*model.net.deep.parameters(), *model.net.out.parameters()], "lr": lr}
+    ]
+    if model.trainable_encoder:
+        groups.append(
+            {"params": list(model.ae.encoder.parameters()), "lr": lr * s.encoder_lr_scale}
+        )
+    return torch.optim.Adam(groups, weight_decay=s.weight_decay)

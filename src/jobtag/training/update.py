@@ -1,0 +1,100 @@
+"""The update's fits: the deep path's SGD continued from a model, the wide path's warm refit."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from jobtag.features.batch import FeatureBatch
+from jobtag.models.tagmodel import TagModel
+from jobtag.training.epochs import ae_epoch, deep_optimizer, net_epoch
+from jobtag.training.wide import refit_wide
+
+
+def fine_tune(
+    model: TagModel,
+    batch: FeatureBatch,
+    targets: np.ndarray,
+    weights: np.ndarray | None = None,
+    unlabeled: FeatureBatch | None = None,
+    epochs: int = 3,
+    lr: float | None = None,
+    progress: bool = False,
+    seed: int | None = None,
+) -> dict[str, list[float]]:
+    """Continue training from the current weights; returns the loss per epoch.
+
+    `targets` (n, T) in [0, 1] (soft pseudo-labels allowed), `weights` (n,) per job. Each epoch
+    first refines the autoencoder on batch + unlabeled, then trains the tag net's deep path on the batch.
+    """
+    targets = np.asarray(targets, dtype=np.float32)
+    if targets.shape != (len(batch), len(model.tags)):
+        raise ValueError(f"targets {targets.shape} != ({len(batch)}, {len(model.tags)})")
+    weights = np.ones(len(batch), np.float32) if weights is None else np.asarray(weights)
+    rng = np.random.default_rng(model.settings.seed if seed is None else seed)
+    lr = model.settings.lr if lr is None else lr
+    ae_lr = model.settings.ae_lr * lr / model.settings.lr
+    ae_jobs = FeatureBatch.concat([batch, unlabeled]) if unlabeled is not None else batch
+    ae_opt = torch.optim.Adam(model.ae.parameters(), lr=ae_lr)
+    opt = deep_optimizer(model, lr)
+    enc = model.ae.encoder if model.trainable_encoder else None
+    history: dict[str, list[float]] = {"ae_loss": [], "tagger_loss": []}
+    max_tokens = model.feature_settings.max_tokens
+    bs = model.settings.batch_size
+    for ep in range(epochs):
+        history["ae_loss"].append(
+            ae_epoch(
+                model.ae,
+                ae_jobs.tokens,
+                ae_jobs.bag,
+                ae_opt,
+                batch_size=bs,
+                max_tokens=max_tokens,
+                rng=rng,
+                desc=f"update AE {ep + 1}/{epochs}",
+                progress=progress,
+            )
+        )
+        with model.net.deep_alone():  # the deep path learns alone, as in the first fit
+            data = model.prepare(batch, fixed_codes=not model.trainable_encoder)
+            loss = net_epoch(
+                model.net,
+                enc,
+                data,
+                targets,
+                weights,
+                model.pos_weight,
+                opt,
+                batch_size=bs,
+                max_tokens=max_tokens,
+                rng=rng,
+                desc=f"update tag net {ep + 1}/{epochs}",
+                progress=progress,
+            )
+        history["tagger_loss"].append(loss)
+    return history
+
+
+def refit_wide_path(
+    model: TagModel,
+    bag: sp.csr_matrix,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    max_iter: int,
+    embedding: np.ndarray | None = None,
+) -> None:
+    """Refit the wide path of `model` in place, warm-started, on raw hashed bags (n, n_features)
+    and, in the accurate mode, their (n, d) sentence embeddings, (n, T) targets and (n,)
+    weights, with the C its first fit chose (jobtag.training.wide)."""
+    if embedding is None:
+        embedding = np.zeros((bag.shape[0], 0), np.float32)
+    refit_wide(
+        model.net.wide.weight.data,
+        model.net.wide_bias.data,
+        model.wide_input(bag, embedding),
+        np.asarray(targets, dtype=np.float32),
+        np.asarray(weights, dtype=np.float32),
+        C=model.settings.wide_C,
+        max_iter=max_iter,
+    )
