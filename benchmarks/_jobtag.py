@@ -151,7 +151,10 @@ def run_jobtag(bench: BenchSet, tags: list[str], method: str, args: argparse.Nam
     t0 = time.perf_counter()
     featurizer = Featurizer(features, cache=cache)
     batch = featurizer.transform(bench.train)
-    unlabeled = featurizer.transform(bench.unlabeled) if bench.unlabeled and use_unlabeled else None
+    unlabeled = None
+    if bench.unlabeled and use_unlabeled:  # as `jobtag train`: no embeddings for the autoencoder's
+        plain = Featurizer(dataclasses.replace(features, embedder="none"))
+        unlabeled = plain.transform(bench.unlabeled)
     labels = [j.tags for j in bench.train]
     model = train_model(
         batch, labels, train_settings, features, unlabeled=unlabeled, progress=False

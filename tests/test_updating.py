@@ -266,6 +266,13 @@ def test_accurate_mode_trains_predicts_and_updates_with_embeddings(tmp_path, mon
     tagger.train(progress=False)
     model = tagger.load_model()[0]
     assert model.net.cfg.n_embed == 16 and model.feature_settings.embedder == "fake"
+    # only labeled jobs were embedded: unlabeled ones train the autoencoder, which needs none
+    from jobtag.features import embedding
+
+    stats = tagger.store.stats()
+    assert 0 < stats["labeled_jobs"] < stats["jobs"]
+    embedded = sum(len(call) for call in embedding._LOADED["fake"].calls)
+    assert embedded == stats["labeled_jobs"]
     _stream(tagger, 40, seed=12, start=30_000, correct=25, extra_tag="Remote")
     result = maybe_update(tagger)
     assert result is not None and result.new_tags == ["Remote"], result

@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,14 @@ class Tagger:
                 bar.update(len(part))
         return FeatureBatch.concat(parts)
 
+    def _featurize_unlabeled(self, jobs: Sequence[Job], progress: bool) -> FeatureBatch:
+        """Features of unlabeled jobs for training: only the autoencoder learns from them and it
+        never reads sentence embeddings, so the accurate mode does not compute theirs."""
+        if self.settings.features.embedder == "none":
+            return self.featurize_jobs(jobs, progress)
+        plain = Featurizer(replace(self.settings.features, embedder="none"), cache=self.store)
+        return plain.transform(jobs)
+
     # -- data -----------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         return self.store.stats()
@@ -146,7 +154,7 @@ class Tagger:
                 self.settings.features.embedder,
             )
         train_batch = self.featurize_jobs(labeled, progress)
-        unl_batch = self.featurize_jobs(unlabeled, progress) if unlabeled else None
+        unl_batch = self._featurize_unlabeled(unlabeled, progress) if unlabeled else None
         model = train_model(
             train_batch,
             [j.tags for j in labeled],

@@ -286,6 +286,15 @@ def _train(
     rng = np.random.default_rng(settings.seed)
     tags = _tag_vocabulary(labels, settings)
     labeled = np.array([i for i, t in enumerate(labels) if t is not None], dtype=np.int64)
+    if unlabeled is not None and unlabeled.embedding.shape[1] != train.embedding.shape[1]:
+        # unlabeled jobs only train the autoencoder, which never reads sentence embeddings
+        width = train.embedding.shape[1]
+        unlabeled = FeatureBatch(
+            unlabeled.bag,
+            unlabeled.numeric,
+            unlabeled.tokens,
+            np.zeros((len(unlabeled), width), np.float32),
+        )
     all_jobs = FeatureBatch.concat([train, unlabeled]) if unlabeled is not None else train
     ae, ae_info = _pretrain_autoencoder(all_jobs, settings, fs, rng, progress)
     scaler = NumericScaler().fit(all_jobs.numeric)
