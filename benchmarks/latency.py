@@ -35,7 +35,8 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=300)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    with Tagger(load_settings(overrides={"home": args.home}, environ={})) as tagger:
+    # the environment counts (JOBTAG_FEATURES__EMBEDDER=minilm for an accurate-mode model)
+    with Tagger(load_settings(overrides={"home": args.home})) as tagger:
         source = read_jobs(args.jobs) if args.jobs else tagger.store.iter_jobs()
         jobs = []
         for job in source:
