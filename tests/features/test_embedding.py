@@ -87,3 +87,18 @@ def test_minilm_embeds_offline_and_similar_jobs_are_closer():
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     sims = vectors @ vectors.T
     assert sims[0, 1] > sims[0, 2] + 0.1
+
+
+def test_a_cached_row_with_a_wrong_embedding_width_is_recomputed(monkeypatch, caplog):
+    from jobtag.features.cache import encode_features
+
+    use_fake_embedder(monkeypatch)
+    settings = FeatureSettings(n_features=2**12, embedder="fake")
+    cache = MemoryFeatureCache()
+    f = Featurizer(settings, cache=cache)
+    good = f.transform(JOBS[:1])
+    bad = encode_features(good.numeric[0], good.bag.indices, np.ones(3, np.float32))
+    cache.put_features({JOBS[0].content_hash: bad}, f.version)
+    again = Featurizer(settings, cache=cache).transform(JOBS[:1])
+    assert "embedding of width 3, expected 16" in caplog.text
+    assert np.array_equal(again.embedding, good.embedding)

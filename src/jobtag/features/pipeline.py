@@ -134,9 +134,13 @@ class Featurizer:
         version = self.version
         hashes = [job.content_hash for job in jobs]
         found: dict[str, Row] = {}
+        width = self.embedder.dim if self.embedder is not None else 0
         for h, payload in self.cache.get_features(list(dict.fromkeys(hashes)), version).items():
             try:
-                found[h] = decode_features(payload)
+                row = decode_features(payload)
+                if row[2].size != width:
+                    raise ValueError(f"embedding of width {row[2].size}, expected {width}")
+                found[h] = row
             except ValueError as exc:
                 log.warning("ignoring corrupt cached features of content hash %s: %s", h, exc)
         missing = [job for job in jobs if job.content_hash not in found]
