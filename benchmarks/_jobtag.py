@@ -153,8 +153,7 @@ def run_jobtag(bench: BenchSet, tags: list[str], method: str, args: argparse.Nam
     batch = featurizer.transform(bench.train)
     unlabeled = None
     if bench.unlabeled and use_unlabeled:  # as `jobtag train`: no embeddings for the autoencoder's
-        plain = Featurizer(dataclasses.replace(features, embedder="none"))
-        unlabeled = plain.transform(bench.unlabeled)
+        unlabeled = featurizer.without_embedder().transform(bench.unlabeled)
     labels = [j.tags for j in bench.train]
     model = train_model(
         batch, labels, train_settings, features, unlabeled=unlabeled, progress=False

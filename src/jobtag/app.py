@@ -9,7 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -116,10 +116,9 @@ class Tagger:
     def _featurize_unlabeled(self, jobs: Sequence[Job], progress: bool) -> FeatureBatch:
         """Features of unlabeled jobs for training: only the autoencoder learns from them and it
         never reads sentence embeddings, so the accurate mode does not compute theirs."""
-        if self.settings.features.embedder == "none":
+        if self.featurizer.embedder is None:
             return self.featurize_jobs(jobs, progress)
-        plain = Featurizer(replace(self.settings.features, embedder="none"), cache=self.store)
-        return plain.transform(jobs)
+        return self.featurizer.without_embedder().transform(jobs)
 
     # -- data -----------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

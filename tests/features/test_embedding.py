@@ -102,3 +102,17 @@ def test_a_cached_row_with_a_wrong_embedding_width_is_recomputed(monkeypatch, ca
     again = Featurizer(settings, cache=cache).transform(JOBS[:1])
     assert "embedding of width 3, expected 16" in caplog.text
     assert np.array_equal(again.embedding, good.embedding)
+
+
+def test_without_embedder_keeps_the_rest_and_the_cache(monkeypatch):
+    use_fake_embedder(monkeypatch)
+    cache = MemoryFeatureCache()
+    f = Featurizer(FeatureSettings(n_features=2**12, embedder="fake"), cache=cache)
+    plain = f.without_embedder()
+    assert plain.embedder is None and plain.cache is cache
+    assert (
+        plain.settings.n_features == 2**12
+        and plain.version == Featurizer(FeatureSettings(n_features=2**12)).version
+    )
+    assert plain.transform(JOBS).embedding.shape == (3, 0)
+    assert plain.without_embedder() is plain

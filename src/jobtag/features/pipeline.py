@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from itertools import islice
 
 import numpy as np
@@ -72,6 +73,13 @@ class Featurizer:
         full += embed.replace(":", ";")
         digest = hashlib.blake2b(full.encode("utf-8"), digest_size=4).hexdigest()
         return f"f{FEATURES_CODE_VERSION}:{s.n_features}:{s.pos_tagger[:24]}{embed}:{digest}"
+
+    def without_embedder(self) -> Featurizer:
+        """This featurizer without sentence embeddings (same cache): for jobs that only the
+        autoencoder learns from, which never reads them. Itself when it has no embedder."""
+        if self.embedder is None:
+            return self
+        return Featurizer(replace(self.settings, embedder="none"), cache=self.cache)
 
     def clean(self, job: Job) -> tuple[str, str]:
         """(title, description) as plain text."""
