@@ -73,3 +73,30 @@ def test_deep_path_counts_when_it_has_weight(tagger):
     finally:
         model.net.mix.copy_(saved)
     assert deep["for"] or deep["against"]  # gradient x input on the words gives them weight
+
+
+def test_the_tag_names_evidence_is_credited_to_the_words_of_the_name(tagger):
+    model, _ = tagger.load_model()
+    batch = tagger.featurizer.transform([JOB])  # "Senior Python Developer": the tag "python"
+    words = [word_buckets(tagger.featurizer, JOB)]
+    tag = "python"
+    col = model.tags.index(tag)
+    net = model.net
+    saved = net.mix.clone(), net.names_weight.clone(), net.names_shrink.clone()
+    table = net.wide.weight.detach().clone()
+    try:
+        with torch.no_grad():
+            net.mix.copy_(torch.tensor([0.0, 2.0]))
+            net.names_weight.copy_(torch.tensor([1.0, 0.5]))
+            net.names_shrink[col] = 0.8
+            net.wide.weight.zero_()  # only the names push
+        got = explain_batch(model, batch, words, [[tag]], top_for=100, top_against=100)[0][tag]
+    finally:
+        with torch.no_grad():
+            net.mix.copy_(saved[0])
+            net.names_weight.copy_(saved[1])
+            net.names_shrink.copy_(saved[2])
+            net.wide.weight.copy_(table)
+    # in the title: its share of "anywhere" (1) and of the title weight (0.5), x mix x fade
+    assert got["for"] == [{"word": "python", "title": True, "weight": pytest.approx(2.4)}]
+    assert got["against"] == []

@@ -125,6 +125,10 @@ def test_pseudo_label_gate():
 
 @pytest.mark.slow
 def test_killed_update_leaves_the_current_model_serving(tagger, tmp_path):
+    # a deep path with weight makes the update long enough to kill (50 epochs of fine-tuning)
+    tagger.settings.train.deep_min_gain = -1.0
+    tagger.train(progress=False)
+    assert tagger.load_model()[0].net.uses_deep
     _stream(tagger, 60, seed=16, start=70_000, correct=20)
     active = tagger.store.active_model().version
     s = tagger.settings

@@ -39,8 +39,9 @@ class PathWeights:
 def path_weights(model: TagModel) -> PathWeights:
     """The one place that knows how `model.net` mixes its paths (adapt here when it changes).
 
-    TagNet: logits = mix[0] * deep + mix[1] * (wide + bias) + offset; training's Platt slope
-    is already inside mix, and the offset is the same for every word, so it explains nothing."""
+    TagNet: logits = mix[0] * deep + mix[1] * (wide + bias + name prior) + offset; training's
+    Platt slope is already inside mix, and the offset is the same for every word, so it explains
+    nothing. The name prior (TagNet.name_prior) rides on the wide weight."""
     net = model.net
     mix = [float(v) for v in net.mix]
     return PathWeights(deep=mix[0], wide=mix[1] if net.wide is not None else 0.0)
@@ -89,6 +90,37 @@ def _wide_contributions(model: TagModel, batch: FeatureBatch, w: PathWeights) ->
         lo, hi = bag.indptr[i], bag.indptr[i + 1]
         idx, vals = bag.indices[lo:hi], bag.data[lo:hi]
         out.append((idx, vals[:, None] * weight[idx] * w.wide))
+    return out
+
+
+def _name_contributions(
+    model: TagModel, batch: FeatureBatch, columns: list[int], w: PathWeights
+) -> list[dict[int, np.ndarray]] | None:
+    """Per job: bag bucket -> (len(columns),) logit pushes of the tag names' evidence.
+
+    A name stem the job has in its title is credited to its title bucket (its share of the
+    "anywhere" weight and of the title weight), else to its description bucket."""
+    net = model.net
+    if not net.uses_names or w.wide == 0.0 or not columns:
+        return None
+    weight = [float(v) * w.wide for v in net.names_weight]
+    fade = net.names_shrink.numpy()
+    out: list[dict[int, np.ndarray]] = []
+    for i in range(len(batch)):
+        lo, hi = batch.bag.indptr[i], batch.bag.indptr[i + 1]
+        has = set(batch.bag.indices[lo:hi].tolist())
+        pushes: dict[int, np.ndarray] = {}
+        for k, col in enumerate(columns):
+            for desc, title, share in model.tag_names.columns(col):
+                if title in has:
+                    bucket, push = title, share * (weight[0] + weight[1])
+                elif desc in has:
+                    bucket, push = desc, share * weight[0]
+                else:
+                    continue
+                row = pushes.setdefault(bucket, np.zeros(len(columns)))
+                row[k] += push * fade[col]
+        out.append(pushes)
     return out
 
 
@@ -148,6 +180,7 @@ def explain_batch(
     pos = {c: k for k, c in enumerate(wanted)}
     wide = _wide_contributions(model, batch, w)
     deep = _deep_contributions(model, batch, wanted, w)
+    name_push = _name_contributions(model, batch, wanted, w)
     out: list[dict[str, dict[str, list[dict[str, Any]]]]] = []
     for i, job_tags in enumerate(tags):
         per_bucket: dict[int, np.ndarray] = {}
@@ -158,6 +191,9 @@ def explain_batch(
         if deep is not None:
             for p, b in enumerate(batch.tokens[i][: deep.shape[1]].tolist()):
                 per_bucket[b] = per_bucket.get(b, 0) + deep[i, p]
+        if name_push is not None:
+            for b, row in name_push[i].items():
+                per_bucket[b] = per_bucket.get(b, 0) + row
         per_word: dict[str, tuple[np.ndarray, bool]] = {}
         for b, row in per_bucket.items():
             if b not in words[i]:

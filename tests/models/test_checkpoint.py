@@ -101,3 +101,38 @@ def test_the_on_disk_names_are_those_of_every_saved_version(saved):
     meta = json.loads((path / "model.json").read_text(encoding="utf-8"))
     assert {"autoencoder", "tagger", "tags", "thresholds"} <= set(meta)
     assert load_model(path).net.cfg.n_tags == len(meta["tags"])
+
+
+def test_a_model_saved_before_the_tag_names_prior_loads_without_it(saved):
+    import torch
+
+    from jobtag.models.checkpoint import with_name_defaults
+
+    model = load_model(saved[0])
+    old = {k: v for k, v in model.net.state_dict().items() if not k.startswith("names_")}
+    fresh = type(model.net)(model.net.cfg)
+    fresh.load_state_dict(with_name_defaults(fresh, old))
+    assert not fresh.uses_names and fresh.names_weight.tolist() == [0.0, 0.0]
+    del old["mix"]  # anything else missing is still an error
+    with pytest.raises(RuntimeError, match="mix"):
+        fresh.load_state_dict(with_name_defaults(fresh, old))
+    assert torch.equal(fresh.names_shrink, torch.ones(len(model.tags)))
+
+
+def test_the_tag_names_weights_survive_a_save(saved, tmp_path):
+    import numpy as np
+    import torch
+
+    from jobtag.models.checkpoint import save_model
+
+    model = load_model(saved[0])
+    with torch.no_grad():
+        model.net.names_weight.copy_(torch.tensor([0.7, 0.3]))
+        model.net.names_shrink.fill_(0.5)
+    again = load_model(save_model(model, tmp_path / "m"))
+    assert again.net.names_weight.tolist() == pytest.approx([0.7, 0.3]) and again.net.uses_names
+    from jobtag.features.pipeline import Featurizer
+    from jobtag.records import make_job
+
+    batch = Featurizer(model.feature_settings).transform([make_job("Python developer", "Sales")])
+    np.testing.assert_allclose(again.scores(batch), model.scores(batch))

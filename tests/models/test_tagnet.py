@@ -58,3 +58,21 @@ def test_new_tags_start_at_new_tag_bias_whatever_the_calibration():
     logits = net(None, bag_inputs(batch.bag))
     assert logits.shape == (4, 5)
     torch.testing.assert_close(logits[:, 3:], torch.full((4, 2), net.cfg.new_tag_bias))
+
+
+def test_the_tag_names_prior_rides_on_the_wide_weight():
+    net = _net()
+    batch, _ = make_jobs(4, seed=4)
+    wide = bag_inputs(batch.bag)
+    names = torch.rand(4, 2, 3)
+    net.mix.copy_(torch.tensor([0.0, 2.0]))
+    assert not net.uses_names and net(None, wide).shape == (4, 3)  # weight 0: not needed
+    net.names_weight.copy_(torch.tensor([0.5, 1.5]))
+    net.names_shrink.copy_(torch.tensor([1.0, 0.5, 0.0]))
+    assert net.uses_names
+    prior = torch.tensor([1.0, 0.5, 0.0]) * (0.5 * names[:, 0] + 1.5 * names[:, 1])
+    torch.testing.assert_close(net(None, wide, names), 2.0 * (net.wide_margins(wide) + prior))
+    with pytest.raises(ValueError, match="tag names"):
+        net(None, wide)
+    net.add_tags(1)  # a new tag has no labeled jobs: its name counts in full
+    assert net.names_shrink.tolist() == [1.0, 0.5, 0.0, 1.0]

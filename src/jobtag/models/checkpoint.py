@@ -273,7 +273,9 @@ def load_model(directory: Path, expect_features: FeatureSettings | None = None) 
         ae, net = ConvAutoencoder(ae_cfg), TagNet(tg_cfg)
         try:
             ae.load_state_dict(torch.load(directory / "autoencoder.pt", weights_only=True))
-            net.load_state_dict(torch.load(directory / "tagger.pt", weights_only=True))
+            net.load_state_dict(
+                with_name_defaults(net, torch.load(directory / "tagger.pt", weights_only=True))
+            )
             idf = np.load(directory / "idf.npy", allow_pickle=False)
         except (RuntimeError, OSError, ValueError, EOFError) as exc:
             raise ModelError(f"model weights in {directory} cannot be loaded: {exc}") from exc
@@ -300,6 +302,16 @@ def load_model(directory: Path, expect_features: FeatureSettings | None = None) 
         raise ModelError(f"{cfg_path}: required entry {exc} missing") from exc
     except (ValueError, TypeError, AttributeError) as exc:
         raise ModelError(f"{cfg_path}: inconsistent model ({exc})") from exc
+
+
+def with_name_defaults(net: TagNet, state: dict[str, Any]) -> dict[str, Any]:
+    """A saved net's state, with the tag names' buffers at their defaults (the names do not
+    count) when it was saved before they existed; every other missing key still fails."""
+    out = dict(state)
+    for key, value in net.state_dict().items():
+        if key.startswith("names_") and key not in out:
+            out[key] = value
+    return out
 
 
 def _check_consistent(meta: dict[str, Any], net_cfg: Any, cfg_path: Path) -> None:

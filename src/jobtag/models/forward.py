@@ -37,6 +37,7 @@ class NetInputs:
     numeric: np.ndarray  # (n, n_numeric) scaled
     codes: np.ndarray | None  # (n, code_dim) when the encoder is frozen
     wide: sp.csr_matrix | None  # (n, n_features) TF-IDF weighted, when the net has a wide path
+    names: np.ndarray | None = None  # (n, 2, T) tag-name matches, when the net weighs them
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -63,7 +64,12 @@ def net_logits(
             code = encoder(torch.from_numpy(padded([data.tokens[i] for i in b], max_tokens)))
         x = torch.cat([code, torch.from_numpy(data.numeric[b])], 1)  # (B, code_dim + n_numeric)
     wide = bag_inputs(data.wide[b]) if data.wide is not None and net.uses_wide else None
-    return net(x, wide)
+    names = None
+    if net.uses_names:
+        if data.names is None:
+            raise ValueError("the tag names count: prepare their matches")
+        names = torch.from_numpy(data.names[b])  # (B, 2, T)
+    return net(x, wide, names)
 
 
 @torch.no_grad()

@@ -16,6 +16,7 @@ from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import ConvAutoencoder
 from jobtag.models.forward import NetInputs, encode, net_scores
 from jobtag.models.inputs import BagWeighting, join_embedding
+from jobtag.models.names import TagNames
 from jobtag.models.tagnet import TagNet
 from jobtag.models.threads import torch_threads
 from jobtag.models.thresholds import calibrate_thresholds
@@ -59,6 +60,7 @@ class TagModel:
         self.pos_weight = np.asarray(pos_weight, dtype=np.float32)
         self.summary: dict[str, Any] = dict(summary or {})
         self.val_metrics: dict[str, Any] = dict(val_metrics or {})
+        self.tag_names = TagNames(self.tags, feature_settings.n_features)
 
     # ---- inputs -------------------------------------------------------------------------
     @property
@@ -77,7 +79,8 @@ class TagModel:
         if fixed and self.net.uses_deep:  # no deep weight: the code is not needed
             codes = encode(self.ae.encoder, batch.tokens, self.feature_settings.max_tokens)
         wide = self.wide_input(batch.bag, batch.embedding) if self.net.wide is not None else None
-        return NetInputs(batch.tokens, self.scaler.transform(batch.numeric), codes, wide)
+        names = self.tag_names.matches(batch.bag) if self.net.uses_names else None
+        return NetInputs(batch.tokens, self.scaler.transform(batch.numeric), codes, wide, names)
 
     def wide_input(self, bag: Any, embedding: np.ndarray) -> Any:
         """The wide path's input (csr): the TF-IDF bag and, in the accurate mode, the embedding."""
@@ -122,6 +125,7 @@ class TagModel:
             return []
         self.net.add_tags(len(added))
         self.tags += added
+        self.tag_names.add(added)
         self.thresholds = np.r_[self.thresholds, np.full(len(added), self.global_threshold)].astype(
             np.float32
         )

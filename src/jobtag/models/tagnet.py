@@ -1,4 +1,4 @@
-"""The tag net: code (+ scaled numeric features) -> 5 hidden layers -> one sigmoid per tag (+ wide path)."""
+"""The tag net: code (+ scaled numeric features) -> 5 hidden layers -> one sigmoid per tag (+ wide path, tag names)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,11 @@ class TagNet(nn.Module):
     """Deep path: [code ; numeric] (B, code_dim + n_numeric) -> hidden... -> logits (B, T).
 
     Wide path (optional): sum of per-bucket weight rows of the TF-IDF bag + bias (B, T) — a
-    linear SVM's margins on the bag. logits = mix[0] * deep + mix[1] * wide + offset, where mix
-    and offset are buffers set by training: the paths are fitted apart, their relative weight is
-    chosen on validation jobs and the sum is calibrated to log-odds there (Platt scaling).
+    linear SVM's margins on the bag — plus the tag names' evidence (`name_prior`, from
+    models/names.py). logits = mix[0] * deep + mix[1] * (wide + prior) + offset, where mix,
+    offset and the prior's weights are buffers set by training: the paths are fitted apart,
+    their relative weights are chosen on validation jobs and the sum is calibrated to log-odds
+    there (Platt scaling).
     """
 
     def __init__(self, cfg: TagNetConfig) -> None:
@@ -53,9 +55,13 @@ class TagNet(nn.Module):
         self.wide_bias = nn.Parameter(torch.zeros(cfg.n_tags)) if cfg.wide else None
         if self.wide is not None:
             nn.init.zeros_(self.wide.weight)
-        # logits = mix[0] * deep + mix[1] * wide + offset (set by training)
+        # logits = mix[0] * deep + mix[1] * (wide + prior) + offset (set by training), where
+        # prior = names_shrink * (names_weight[0] * any + names_weight[1] * title) is the tag
+        # names' evidence (models/names.py) in the wide margins' units; 0 until training sets it
         self.register_buffer("mix", torch.tensor([1.0, 1.0 if cfg.wide else 0.0]))
         self.register_buffer("offset", torch.zeros(()))
+        self.register_buffer("names_weight", torch.zeros(2))
+        self.register_buffer("names_shrink", torch.ones(cfg.n_tags))
 
     @property
     def uses_deep(self) -> bool:
@@ -65,6 +71,16 @@ class TagNet(nn.Module):
     @property
     def uses_wide(self) -> bool:
         return self.wide is not None and float(self.mix[1]) != 0.0
+
+    @property
+    def uses_names(self) -> bool:
+        """Whether the tag names' evidence counts (it rides on the wide path's weight)."""
+        return self.uses_wide and bool(self.names_weight.abs().sum() > 0)
+
+    def name_prior(self, names: torch.Tensor) -> torch.Tensor:
+        """(B, 2, T) name matches (any field, title) -> (B, T) prior in the wide margins' units."""
+        w = self.names_weight
+        return self.names_shrink * (w[0] * names[:, 0] + w[1] * names[:, 1])
 
     def wide_margins(
         self, wide: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None
@@ -83,6 +99,7 @@ class TagNet(nn.Module):
         self,
         x: torch.Tensor | None,
         wide: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+        names: torch.Tensor | None = None,
     ) -> torch.Tensor:
         parts = []
         if self.uses_deep:
@@ -90,7 +107,12 @@ class TagNet(nn.Module):
                 raise ValueError("the deep path counts: pass [code ; numeric]")
             parts.append(self.mix[0] * self.deep_logits(x))
         if self.uses_wide:
-            parts.append(self.mix[1] * self.wide_margins(wide))
+            margins = self.wide_margins(wide)
+            if self.uses_names:
+                if names is None:
+                    raise ValueError("the tag names count: pass their matches (B, 2, T)")
+                margins = margins + self.name_prior(names)
+            parts.append(self.mix[1] * margins)
         if not parts:
             raise ValueError("neither path has a weight in this net")
         return sum(parts[1:], parts[0]) + self.offset  # (B, T)
@@ -122,6 +144,8 @@ class TagNet(nn.Module):
         new.bias.fill_(0.0 if wide_w else start / max(deep_w, 1e-6))
         new.bias[: old.out_features] = old.bias
         self.out = new
+        # a new tag has no labeled jobs yet: its name's evidence counts in full
+        self.names_shrink = torch.cat([self.names_shrink, torch.ones(k)])
         if self.wide is not None:
             w = self.wide.weight
             grown = nn.EmbeddingBag(w.shape[0], w.shape[1] + k, mode="sum")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -22,6 +23,7 @@ from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder, reconstruction_recall
 from jobtag.models.forward import NetInputs, net_scores
 from jobtag.models.inputs import BagWeighting, padded
+from jobtag.models.names import shrink
 from jobtag.models.tagmodel import TagModel
 from jobtag.models.tagnet import TagNet, TagNetConfig
 from jobtag.models.threads import torch_threads
@@ -166,17 +168,46 @@ def _fit_deep(
 
 
 @dataclass
+class _Names:
+    """The tag names' weights tried: any field, title (units: std of the wide margins), fade."""
+
+    any: float = 0.0
+    title: float = 0.0
+    pseudo_count: float = 0.0
+
+    def prior(self, matches: np.ndarray, tag_jobs: np.ndarray, unit: float) -> np.ndarray:
+        """(n, T) in margin units of (n, 2, T) matches."""
+        w = shrink(tag_jobs, self.pseudo_count)
+        return unit * w * (self.any * matches[:, 0] + self.title * matches[:, 1])
+
+    def __str__(self) -> str:
+        return f"names={self.any:g}/{self.title:g}/{self.pseudo_count:g}"
+
+
+def _name_grid(settings: TrainSettings) -> list[_Names]:
+    grid = [_Names()]
+    for a in settings.name_weights:
+        for t in settings.title_name_weights:
+            if a or t:
+                grid += [_Names(a, t, c) for c in settings.name_pseudo_counts]
+    return grid
+
+
+@dataclass
 class _Mix:
-    """What validation chose: the wide path's C, the deep path's weight, the Platt calibration."""
+    """What validation chose: the wide path's C, the deep path's weight, the tag names' weights,
+    the Platt calibration."""
 
     C: float
     deep_weight: float  # in units of std(wide margins) / std(deep logits); 0 = deep path unused
     scale: float  # std(wide margins) / std(deep logits) on validation
-    a: float  # calibrated logit = a * (margins + deep_weight * scale * deep) + b
+    a: float  # calibrated logit = a * (margins + prior + deep_weight * scale * deep) + b
     b: float
     wide_fit: tuple[np.ndarray, np.ndarray] | None  # the chosen C's (coef, intercept) on fit rows
     tried: dict[str, float]
     val_scores: np.ndarray  # (n_val, T) calibrated scores of the chosen mix
+    names: _Names = dataclasses.field(default_factory=_Names)
+    unit: float = 0.0  # std(wide margins) on validation: the names' weights' unit
 
 
 def _choose_mix(
@@ -186,40 +217,58 @@ def _choose_mix(
     y_val: np.ndarray,
     deep_val: np.ndarray | None,
     settings: TrainSettings,
+    names_val: np.ndarray | None = None,
 ) -> _Mix:
-    """Grid over (C, deep weight) on the validation slice, then Platt-calibrate the winner.
+    """Grid over (C, tag names' weights) on the validation slice, then the deep path's weight
+    beside the winner; Platt-calibrate the result. `names_val`: (n_val, 2, T) tag-name matches
+    (None: unused).
 
     The deep path gets a weight only when that beats the wide path alone on validation by at
     least settings.deep_min_gain (a validation slice of a few hundred jobs is noisy: measured on
     80/20 splits of train, a weight chosen on noise cost more than it gained)."""
-    weights: Sequence[float] = (0.0,)
-    if deep_val is not None and settings.deep_weights:
-        weights = sorted({0.0, *settings.deep_weights})
-    best: dict[bool, tuple[Any, ...]] = {}  # with deep? -> (score, C, w, scale, z, coef, b)
+    name_grid = _name_grid(settings) if names_val is not None else [_Names()]
+    tag_jobs = y_fit.sum(0)
+    best: dict[bool, tuple[Any, ...]] = {}  # with deep? -> (score, C, w, scale, z, coef, b, names)
     tried: dict[str, float] = {}
     for C in settings.wide_C_grid:
         coef, intercept = fit_wide(x_fit, y_fit, C)
         margins = np.asarray(x_val @ coef) + intercept  # (n_val, T)
-        scale = float(margins.std() / max(deep_val.std(), 1e-6)) if deep_val is not None else 0.0
-        for w in weights:
-            z = margins + w * scale * deep_val if w else margins
+        unit = float(margins.std())
+        scale = float(unit / max(deep_val.std(), 1e-6)) if deep_val is not None else 0.0
+        for names in name_grid:
+            z = margins
+            if names.any or names.title:
+                z = margins + names.prior(names_val, tag_jobs, unit)
             score = _val_score(z, y_val)
-            tried[f"C={C:g},deep={w:g}"] = round(score, 4)
-            key = w > 0
-            if key not in best or score > best[key][0] + 1e-9:
-                best[key] = (score, C, w, scale, z, coef, intercept)
+            tried[f"C={C:g},{names},deep=0"] = round(score, 4)
+            if False not in best or score > best[False][0] + 1e-9:
+                best[False] = (score, C, 0.0, scale, z, coef, intercept, names, unit)
+    _, C, _, scale, base, coef, intercept, names, unit = best[False]
+    for w in sorted(set(settings.deep_weights) - {0.0}) if deep_val is not None else ():
+        z = base + w * scale * deep_val
+        score = _val_score(z, y_val)
+        tried[f"C={C:g},{names},deep={w:g}"] = round(score, 4)
+        if True not in best or score > best[True][0] + 1e-9:
+            best[True] = (score, C, w, scale, z, coef, intercept, names, unit)
     use_deep = True in best and best[True][0] >= best[False][0] + settings.deep_min_gain
-    _, C, w, scale, z, coef, intercept = best[use_deep]
+    _, C, w, scale, z, coef, intercept, names, unit = best[use_deep]
     platt = LogisticRegression(C=1.0).fit(z.reshape(-1, 1), y_val.reshape(-1))
     a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
     val_scores = 1 / (1 + np.exp(-(a * z + b)))
-    return _Mix(C, w, scale, a, b, (coef, intercept), tried, val_scores.astype(np.float32))
+    return _Mix(
+        C, w, scale, a, b, (coef, intercept), tried, val_scores.astype(np.float32), names, unit
+    )
 
 
-def _apply_mix(model: TagModel, mix: _Mix) -> None:
+def _apply_mix(model: TagModel, mix: _Mix, tag_jobs: np.ndarray) -> None:
+    """Set the net's mix from validation's choice; `tag_jobs`: (T,) labeled jobs per tag that
+    the served model learned from (the names' evidence fades with them)."""
+    net = model.net
     with torch.no_grad():
-        model.net.mix.copy_(torch.tensor([mix.a * mix.deep_weight * mix.scale, mix.a]))
-        model.net.offset.fill_(mix.b)
+        net.mix.copy_(torch.tensor([mix.a * mix.deep_weight * mix.scale, mix.a]))
+        net.offset.fill_(mix.b)
+        net.names_weight.copy_(torch.tensor([mix.names.any, mix.names.title]) * mix.unit)
+        net.names_shrink.copy_(torch.from_numpy(shrink(tag_jobs, mix.names.pseudo_count)))
     model.settings.wide_C = mix.C  # what an update's warm refit minimises
 
 
@@ -445,7 +494,8 @@ def _select_and_refit(
         scores = (1 / (1 + np.exp(-deep.val_logits))).astype(np.float32)
         mix = _Mix(0.0, 1.0, 1.0, 1.0, 0.0, None, {}, scores)
     else:
-        mix = _choose_mix(fit_data.wide, y_fit, val_data.wide, y_val, deep.val_logits, s)
+        names_val = model.tag_names.matches(train[labeled[val_rows]].bag)
+        mix = _choose_mix(fit_data.wide, y_fit, val_data.wide, y_val, deep.val_logits, s, names_val)
         log.info(
             "chose C=%g, deep-path weight %g (validation %s)",
             mix.C,
@@ -462,6 +512,7 @@ def _select_and_refit(
         validation_curve=deep.curve,
         deep_weight=mix.deep_weight,
         wide_C=mix.C,
+        name_weights=[mix.names.any, mix.names.title, mix.names.pseudo_count],
         mix_scores=mix.tried,
         deep_only_val_score=max(deep.curve, default=None),
     )
@@ -480,6 +531,6 @@ def _select_and_refit(
     elif mix.wide_fit is not None:  # no refit: the SVM validation chose, fitted on the fit rows
         _set_wide(model, *mix.wide_fit)
     if model.net.wide is not None:
-        _apply_mix(model, mix)
+        _apply_mix(model, mix, (y_all if s.refit else y_fit).sum(0))
     summary["mix"] = model.net.mix.tolist() + [float(model.net.offset)]
     return model, val_metrics

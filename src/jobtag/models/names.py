@@ -1,0 +1,108 @@
+"""Tag names as evidence: the share of a tag's name words that a job has, anywhere and in its title.
+
+A tag called "Customer Service" is more likely on a job that says "customer service". The
+per-tag SVM learns this for tags with many labeled jobs; a tag with few (or, after an update
+adds it, none) has little to learn it from. The name prior is one signal shared by every tag:
+for tag j and job i,
+
+    any[i, j]   = |stems(name_j) ∩ stems(title_i + description_i)| / |stems(name_j)|
+    title[i, j] = |stems(name_j) ∩ stems(title_i)| / |stems(name_j)|
+
+with the featurizer's own words, stop words and stems (read off the job's hashed bag, so
+nothing is re-tokenized). Training chooses how much it weighs beside the paths' logits and how
+fast it fades as a tag's labeled jobs grow (`TagNet.names_weight`, `TagNet.names_shrink`). It is
+not fitted: it is derived from the tag names, so a checkpoint stores only its weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from jobtag.features.clean import TextNormalizer
+from jobtag.features.hashing import HASH_SEED, TITLE_PREFIX, token_id
+
+ANY, TITLE = 0, 1  # the two match channels of `TagNames.matches`
+
+
+class TagNames:
+    """The stems of each tag's name and their hashed bag columns (description and title)."""
+
+    def __init__(self, tags: Sequence[str], n_features: int, seed: int = HASH_SEED) -> None:
+        self.n_features = n_features
+        self.seed = seed
+        self.stems: list[list[str]] = []
+        self._desc: list[int] = []  # bag column of each name stem (all tags, in order)
+        self._title: list[int] = []  # ... of the same stem in the title
+        self._owner: list[int] = []  # the tag each of those stems belongs to
+        self._share: list[float] = []  # 1 / that tag's number of name stems
+        self.add(tags)
+
+    def __len__(self) -> int:
+        return len(self.stems)
+
+    @staticmethod
+    def name_stems(name: str, normalizer: TextNormalizer | None = None) -> list[str]:
+        """The distinct stems of a tag's name, in order, as the featurizer makes a job's tokens."""
+        norm = normalizer if normalizer is not None else TextNormalizer()
+        stems = (norm.stem(w) for w in norm.words(name))
+        return list(dict.fromkeys(s for s in stems if s))
+
+    def add(self, tags: Sequence[str]) -> None:
+        """Append tags (their columns follow the ones already here)."""
+        norm = TextNormalizer()  # not kept: a model is deep-copied, and a stemmer is not
+        for name in tags:
+            j, stems = len(self.stems), self.name_stems(name, norm)
+            self.stems.append(stems)
+            for s in stems:
+                self._desc.append(token_id(s, self.n_features, self.seed))
+                self._title.append(token_id(TITLE_PREFIX + s, self.n_features, self.seed))
+                self._owner.append(j)
+                self._share.append(1.0 / len(stems))
+
+    def _spread(self) -> sp.csr_matrix:
+        """(n_stems, T): stem k -> its tag, with weight 1 / the tag's number of stems."""
+        n = len(self._owner)
+        return sp.csr_matrix(
+            (np.asarray(self._share, np.float32), (np.arange(n), np.asarray(self._owner))),
+            shape=(n, len(self.stems)),
+        )
+
+    def matches(self, bag: sp.csr_matrix) -> np.ndarray:
+        """(n, 2, T) float32 in [0, 1]: [:, ANY] share of each tag's name stems the job has
+        anywhere, [:, TITLE] in its title. `bag`: (n, n_features), any non-negative weighting."""
+        n, T = bag.shape[0], len(self.stems)
+        out = np.zeros((n, 2, T), np.float32)
+        if not self._owner or n == 0:
+            return out
+        bag = sp.csr_matrix(bag)
+        if bag.shape[1] != self.n_features:
+            raise ValueError(f"bag has {bag.shape[1]} columns, tag names use {self.n_features}")
+        cols = np.asarray(self._desc + self._title)
+        present = (bag[:, cols] > 0).astype(np.float32)  # (n, 2 * n_stems)
+        k = len(self._owner)
+        in_title = present[:, k:]
+        anywhere = present[:, :k].maximum(in_title)
+        spread = self._spread()
+        out[:, ANY] = (anywhere @ spread).toarray()
+        out[:, TITLE] = (in_title @ spread).toarray()
+        return out
+
+    def columns(self, tag: int) -> list[tuple[int, int, float]]:
+        """(description column, title column, share) of each name stem of tag `tag`."""
+        return [
+            (self._desc[k], self._title[k], self._share[k])
+            for k, owner in enumerate(self._owner)
+            if owner == tag
+        ]
+
+
+def shrink(tag_jobs: np.ndarray, pseudo_count: float) -> np.ndarray:
+    """(T,) float32 weight of the name prior per tag: c / (c + labeled jobs of the tag), so it
+    fades as the tag's own evidence grows; 1 everywhere when `pseudo_count` is 0 (never fades)."""
+    tag_jobs = np.asarray(tag_jobs, np.float64)
+    if pseudo_count <= 0:
+        return np.ones(len(tag_jobs), np.float32)
+    return (pseudo_count / (pseudo_count + tag_jobs)).astype(np.float32)
