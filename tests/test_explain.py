@@ -87,7 +87,7 @@ def test_the_tag_names_evidence_is_credited_to_the_words_of_the_name(tagger):
     try:
         with torch.no_grad():
             net.mix.copy_(torch.tensor([0.0, 2.0]))
-            net.names_weight.copy_(torch.tensor([1.0, 0.5]))
+            net.names_weight.copy_(torch.tensor([1.0, 0.5, 0.0]))
             net.names_shrink[col] = 0.8
             net.wide.weight.zero_()  # only the names push
         got = explain_batch(model, batch, words, [[tag]], top_for=100, top_against=100)[0][tag]

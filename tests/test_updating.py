@@ -269,20 +269,23 @@ def test_accurate_mode_trains_predicts_and_updates_with_embeddings(tmp_path, mon
     tagger.store.import_file(board_file(tmp_path, 300))
     tagger.train(progress=False)
     model = tagger.load_model()[0]
-    assert model.net.cfg.n_embed == 16 and model.feature_settings.embedder == "fake"
+    assert model.net.cfg.n_embed == 32 and model.feature_settings.embedder == "fake"
+    assert model.tag_names.vectors.shape == (len(model.tags), 16)  # the names, by meaning
     # only labeled jobs were embedded: unlabeled ones train the autoencoder, which needs none
     from jobtag.features import embedding
 
     stats = tagger.store.stats()
     assert 0 < stats["labeled_jobs"] < stats["jobs"]
-    embedded = sum(len(call) for call in embedding._LOADED["fake"].calls)
-    assert embedded == stats["labeled_jobs"]
+    calls = embedding._LOADED["fake"].calls
+    texts = sum(1 for call in calls for text in call if "\n" in text)  # title + description
+    assert texts == stats["labeled_jobs"]
     _stream(tagger, 40, seed=12, start=30_000, correct=25, extra_tag="Remote")
     result = maybe_update(tagger)
     assert result is not None and result.new_tags == ["Remote"], result
     new = load_model(__import__("pathlib").Path(tagger.store.list_models()[-1].path))
-    assert new.net.cfg.n_embed == 16
-    assert tuple(new.net.wide.weight.shape)[0] == settings.features.n_features + 16
+    assert new.net.cfg.n_embed == 32
+    assert tuple(new.net.wide.weight.shape)[0] == settings.features.n_features + 32
+    assert new.tag_names.vectors.shape == (len(new.tags), 16)  # "Remote" embedded too
     p = tagger.predict([make_job("Backend Developer", "remote api server")], record=False)[0]
     assert "Remote" in p.scores
     tagger.close()

@@ -96,11 +96,12 @@ class TrainSettings:
     deep_weights: Floats = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
     deep_min_gain: float = 0.01  # validation gain (mean of micro and macro F1) a deep weight needs
     # the tag names' evidence (models/names.py) beside the paths, chosen on validation:
-    # its weight when a job has the name's words anywhere, and more when in the title (units:
-    # std of the wide margins), and the labeled jobs of a tag at which it has faded to half
-    # (0 = it never fades)
+    # its weight when a job has the name's words anywhere, and more when in the title, and
+    # (accurate mode) when the title is close to the name in meaning (units: std of the wide
+    # margins), and the labeled jobs of a tag at which it has faded to half (0 = never fades)
     name_weights: Floats = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
     title_name_weights: Floats = (0.0, 0.5, 1.0, 2.0)
+    semantic_name_weights: Floats = (0.0, 1.0, 2.0, 4.0, 8.0)  # title ~ name (with an embedder)
     name_pseudo_counts: Floats = (30.0, 0.0)
     finetune_encoder: bool = False  # train the encoder end to end with the tagger (slower)
     encoder_lr_scale: float = 0.5  # the fine-tuned encoder's learning rate / lr

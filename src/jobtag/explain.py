@@ -99,7 +99,8 @@ def _name_contributions(
     """Per job: bag bucket -> (len(columns),) logit pushes of the tag names' evidence.
 
     A name stem the job has in its title is credited to its title bucket (its share of the
-    "anywhere" weight and of the title weight), else to its description bucket."""
+    "anywhere" weight and of the title weight), else to its description bucket. The accurate
+    mode's third channel (the title's meaning close to the name's) is no word's doing: not shown."""
     net = model.net
     if not net.uses_names or w.wide == 0.0 or not columns:
         return None

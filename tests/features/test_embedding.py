@@ -42,19 +42,34 @@ def test_featurizer_with_an_embedder_adds_its_vectors_and_caches_them(monkeypatc
     assert f.version != Featurizer(FeatureSettings(n_features=2**12)).version
     assert "fake" in f.version and len(f.version) <= 64
     first = f.transform(JOBS)
-    assert first.embedding.shape == (3, FakeEmbedder.dim)
-    assert np.allclose(np.linalg.norm(first.embedding, axis=1), 1.0)
-    # the vectors come from the cleaned text (no markup) and are stored with the features
+    d = FakeEmbedder.dim
+    assert first.embedding.shape == (3, len(embedding.EMBEDDED_PARTS) * d)
+    # [the cleaned title + description's vector ; the title's], each of unit length
+    assert np.allclose(np.linalg.norm(first.embedding[:, :d], axis=1), 1.0)
+    assert np.allclose(np.linalg.norm(first.embedding[:, d:], axis=1), 1.0)
     calls = embedding._LOADED["fake"].calls
-    assert all("<p>" not in t for t in calls[0]) and len(calls) == 1
+    assert len(calls) == 2 and all("<p>" not in t for t in calls[0])
+    assert calls[0][0] == "Python developer\nBuild APIs in Python and Django."
+    assert calls[1] == ["Python developer", "Sales manager", "Python engineer"]
+    assert not np.array_equal(first.embedding[0, d:], first.embedding[2, d:])
     again = Featurizer(settings, cache=cache).transform(JOBS)
-    assert len(embedding._LOADED["fake"].calls) == 1  # all three came from the cache
+    assert len(embedding._LOADED["fake"].calls) == 2  # all three came from the cache
     assert np.array_equal(again.embedding, first.embedding)
     # slicing and concatenation keep the embedding aligned with the jobs
     part = first[[2, 0]]
     assert np.array_equal(part.embedding, first.embedding[[2, 0]])
     both = FeatureBatch.concat([first[:1], first[1:]])
     assert np.array_equal(both.embedding, first.embedding)
+
+
+def test_a_job_without_a_title_has_zeros_for_the_titles_vector(monkeypatch):
+    use_fake_embedder(monkeypatch)
+    f = Featurizer(FeatureSettings(n_features=2**12, embedder="fake"))
+    batch = f.transform([make_job("", "<p>Only a description here.</p>", "j9")])
+    d = FakeEmbedder.dim
+    assert np.linalg.norm(batch.embedding[0, :d]) == pytest.approx(1.0)
+    assert not batch.embedding[0, d:].any()
+    assert "" not in embedding._LOADED["fake"].calls[-1]  # an empty title is not embedded
 
 
 def test_batch_rejects_misaligned_embeddings():
@@ -100,7 +115,7 @@ def test_a_cached_row_with_a_wrong_embedding_width_is_recomputed(monkeypatch, ca
     bad = encode_features(good.numeric[0], good.bag.indices, np.ones(3, np.float32))
     cache.put_features({JOBS[0].content_hash: bad}, f.version)
     again = Featurizer(settings, cache=cache).transform(JOBS[:1])
-    assert "embedding of width 3, expected 16" in caplog.text
+    assert "embedding of width 3, expected 32" in caplog.text
     assert np.array_equal(again.embedding, good.embedding)
 
 

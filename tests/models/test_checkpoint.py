@@ -112,7 +112,7 @@ def test_a_model_saved_before_the_tag_names_prior_loads_without_it(saved):
     old = {k: v for k, v in model.net.state_dict().items() if not k.startswith("names_")}
     fresh = type(model.net)(model.net.cfg)
     fresh.load_state_dict(with_name_defaults(fresh, old))
-    assert not fresh.uses_names and fresh.names_weight.tolist() == [0.0, 0.0]
+    assert not fresh.uses_names and fresh.names_weight.tolist() == [0.0, 0.0, 0.0]
     del old["mix"]  # anything else missing is still an error
     with pytest.raises(RuntimeError, match="mix"):
         fresh.load_state_dict(with_name_defaults(fresh, old))
@@ -127,10 +127,12 @@ def test_the_tag_names_weights_survive_a_save(saved, tmp_path):
 
     model = load_model(saved[0])
     with torch.no_grad():
-        model.net.names_weight.copy_(torch.tensor([0.7, 0.3]))
+        model.net.names_weight.copy_(torch.tensor([0.7, 0.3, 0.0]))
         model.net.names_shrink.fill_(0.5)
     again = load_model(save_model(model, tmp_path / "m"))
-    assert again.net.names_weight.tolist() == pytest.approx([0.7, 0.3]) and again.net.uses_names
+    assert (
+        again.net.names_weight.tolist() == pytest.approx([0.7, 0.3, 0.0]) and again.net.uses_names
+    )
     from jobtag.features.pipeline import Featurizer
     from jobtag.records import make_job
 

@@ -64,13 +64,13 @@ def test_the_tag_names_prior_rides_on_the_wide_weight():
     net = _net()
     batch, _ = make_jobs(4, seed=4)
     wide = bag_inputs(batch.bag)
-    names = torch.rand(4, 2, 3)
+    names = torch.rand(4, 3, 3)
     net.mix.copy_(torch.tensor([0.0, 2.0]))
     assert not net.uses_names and net(None, wide).shape == (4, 3)  # weight 0: not needed
-    net.names_weight.copy_(torch.tensor([0.5, 1.5]))
+    net.names_weight.copy_(torch.tensor([0.5, 1.5, -1.0]))
     net.names_shrink.copy_(torch.tensor([1.0, 0.5, 0.0]))
     assert net.uses_names
-    prior = torch.tensor([1.0, 0.5, 0.0]) * (0.5 * names[:, 0] + 1.5 * names[:, 1])
+    prior = torch.tensor([1.0, 0.5, 0.0]) * (0.5 * names[:, 0] + 1.5 * names[:, 1] - names[:, 2])
     torch.testing.assert_close(net(None, wide, names), 2.0 * (net.wide_margins(wide) + prior))
     with pytest.raises(ValueError, match="tag names"):
         net(None, wide)

@@ -161,7 +161,7 @@ def test_the_tag_names_weight_is_chosen_when_names_tell_the_tags():
     rng = np.random.default_rng(0)
     x = sp.random(300, 64, density=0.1, format="csr", random_state=1, dtype=np.float32)
     y = rng.random((300, 4)) < 0.3  # the bag says nothing about these tags
-    names = np.zeros((100, 2, 4), np.float32)
+    names = np.zeros((100, 3, 4), np.float32)
     names[:, ANY] = y[200:] * (rng.random((100, 4)) < 0.8)  # the name is in 80% of its jobs
     names[:, TITLE] = names[:, ANY] * (rng.random((100, 4)) < 0.5)
     st = settings()
@@ -178,13 +178,13 @@ def test_the_served_net_carries_the_chosen_name_weights_in_margin_units():
 
     batch, labels = make_jobs(80, seed=7)
     model = train_model(batch, labels, settings(), FS, progress=False)
-    assert model.summary["name_weights"] == [0.0, 0.0, 0.0]  # no tag name is in these bags
+    assert model.summary["name_weights"] == [0.0, 0.0, 0.0, 0.0]  # no tag name is in these bags
     assert not model.net.uses_names and model.prepare(batch).names is None
-    mix = _mix_like(model, names=_Names(1.0, 0.5, 30.0), unit=2.0)
+    mix = _mix_like(model, names=_Names(1.0, 0.5, 0.0, 30.0), unit=2.0)
     _apply_mix(model, mix, np.array([0, 30, 90]))
-    assert model.net.names_weight.tolist() == [2.0, 1.0] and model.net.uses_names
+    assert model.net.names_weight.tolist() == [2.0, 1.0, 0.0] and model.net.uses_names
     np.testing.assert_allclose(model.net.names_shrink.numpy(), [1.0, 0.5, 0.25])
-    assert model.prepare(batch).names.shape == (80, 2, 3)  # now the matches are computed
+    assert model.prepare(batch).names.shape == (80, 3, 3)  # now the matches are computed
 
 
 def _mix_like(model, **kw):

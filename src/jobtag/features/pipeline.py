@@ -16,7 +16,7 @@ from jobtag.errors import ConfigError
 from jobtag.features.batch import NUMERIC_NAMES, FeatureBatch
 from jobtag.features.cache import FeatureCache, decode_features, encode_features
 from jobtag.features.clean import MAX_CHARS, HtmlCleaner, TextNormalizer, expand_contractions
-from jobtag.features.embedding import get_embedder
+from jobtag.features.embedding import EMBEDDED_PARTS, get_embedder
 from jobtag.features.hashing import HASH_SEED, TITLE_PREFIX, TokenHasher
 from jobtag.features.pos import get_tagger
 from jobtag.features.textstats import text_stats
@@ -59,6 +59,8 @@ class Featurizer:
         self.hasher = TokenHasher(self.settings.n_features)
         self.pos_tagger = get_tagger(self.settings.pos_tagger)
         self.embedder = get_embedder(self.settings.embedder)
+        # [embedding of title + description ; embedding of the title] (EMBEDDED_PARTS)
+        self.embedding_width = len(EMBEDDED_PARTS) * self.embedder.dim if self.embedder else 0
         self._title_memo: dict[str, int] = {}
         self._desc_memo: dict[str, int] = {}
 
@@ -69,7 +71,7 @@ class Featurizer:
         max_tokens/batch_size."""
         s = self.settings
         full = f"{FEATURES_CODE_VERSION};{s.n_features};{s.pos_tagger};{HASH_SEED};{MAX_CHARS}"
-        embed = f":{s.embedder[:12]}" if s.embedder != "none" else ""
+        embed = f":{s.embedder[:12]}+{EMBEDDED_PARTS[-1]}" if s.embedder != "none" else ""
         full += embed.replace(":", ";")
         digest = hashlib.blake2b(full.encode("utf-8"), digest_size=4).hexdigest()
         return f"f{FEATURES_CODE_VERSION}:{s.n_features}:{s.pos_tagger[:24]}{embed}:{digest}"
@@ -114,12 +116,13 @@ class Featurizer:
     def compute(self, jobs: Sequence[Job]) -> list[Row]:
         """(raw numeric row, all token ids, embedding) of each job, without the cache."""
         split = self.normalizer.split_words
-        pos_texts, ids, plain = [], [], []
+        pos_texts, ids, plain, titles = [], [], [], []
         numeric = np.zeros((len(jobs), len(NUMERIC_NAMES)), dtype=np.float32)
         for i, job in enumerate(jobs):
             title, desc = self.clean(job)
             text = f"{title}\n{desc}" if title and desc else title or desc
             plain.append(text)
+            titles.append(title)
             title, desc = expand_contractions(title), expand_contractions(desc)
             t_words, d_words = split(title), split(desc)
             # Stop words are counted on the (lowercased, contraction-expanded) words of the job.
@@ -129,10 +132,19 @@ class Featurizer:
         if jobs:
             numeric[:, 6:] = self.pos_tagger.count(pos_texts)
         if self.embedder is not None:
-            emb = self.embedder.embed(plain)
+            emb = np.hstack([self.embedder.embed(plain), self._embed_titles(titles)])
         else:
             emb = np.zeros((len(jobs), 0), np.float32)
         return list(zip(numeric, ids, emb, strict=True))
+
+    def _embed_titles(self, titles: list[str]) -> np.ndarray:
+        """(n, dim) embeddings of the titles; zeros for a job without one."""
+        assert self.embedder is not None
+        out = np.zeros((len(titles), self.embedder.dim), np.float32)
+        some = [i for i, t in enumerate(titles) if t.strip()]
+        if some:
+            out[some] = self.embedder.embed([titles[i] for i in some])
+        return out
 
     # --- batches -------------------------------------------------------------------------------
 
@@ -142,7 +154,7 @@ class Featurizer:
         version = self.version
         hashes = [job.content_hash for job in jobs]
         found: dict[str, Row] = {}
-        width = self.embedder.dim if self.embedder is not None else 0
+        width = self.embedding_width
         for h, payload in self.cache.get_features(list(dict.fromkeys(hashes)), version).items():
             try:
                 row = decode_features(payload)
@@ -185,7 +197,7 @@ class Featurizer:
         )
         m = self.settings.max_tokens
         tokens = [np.ascontiguousarray(ids[:m], dtype=np.int32) for _, ids, _ in rows]
-        width = self.embedder.dim if self.embedder is not None else 0
+        width = self.embedding_width
         embedding = np.zeros((n, width), np.float32)
         for i, (_, _, emb) in enumerate(rows):
             if emb.size != width:  # a cached row of the same version always has it

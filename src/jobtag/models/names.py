@@ -9,7 +9,12 @@ for tag j and job i,
     title[i, j] = |stems(name_j) ∩ stems(title_i)| / |stems(name_j)|
 
 with the featurizer's own words, stop words and stems (read off the job's hashed bag, so
-nothing is re-tokenized). Training chooses how much it weighs beside the paths' logits and how
+nothing is re-tokenized). In the accurate mode (a sentence embedder) a third channel says what
+the words cannot: how close the title is in meaning to the tag's name,
+
+    semantic[i, j] = cos(title_i, name_j) - mean over tags of cos(title_i, name_k)
+
+(the embedder's vectors; the title's is the second part of the job's embedding). Training chooses how much it weighs beside the paths' logits and how
 fast it fades as a tag's labeled jobs grow (`TagNet.names_weight`, `TagNet.names_shrink`). It is
 not fitted: it is derived from the tag names, so a checkpoint stores only its weights.
 """
@@ -22,17 +27,27 @@ import numpy as np
 import scipy.sparse as sp
 
 from jobtag.features.clean import TextNormalizer
+from jobtag.features.embedding import EMBEDDED_PARTS, get_embedder
 from jobtag.features.hashing import HASH_SEED, TITLE_PREFIX, token_id
 
-ANY, TITLE = 0, 1  # the two match channels of `TagNames.matches`
+ANY, TITLE, SEMANTIC = 0, 1, 2  # the match channels of `TagNames.matches`
+CHANNELS = 3
 
 
 class TagNames:
     """The stems of each tag's name and their hashed bag columns (description and title)."""
 
-    def __init__(self, tags: Sequence[str], n_features: int, seed: int = HASH_SEED) -> None:
+    def __init__(
+        self,
+        tags: Sequence[str],
+        n_features: int,
+        seed: int = HASH_SEED,
+        embedder: str = "none",
+    ) -> None:
         self.n_features = n_features
         self.seed = seed
+        self.embedder = embedder  # a name of features.embedding.EMBEDDERS, or "none"
+        self.vectors: np.ndarray | None = None  # (T, dim) the names' embeddings, if any
         self.stems: list[list[str]] = []
         self._desc: list[int] = []  # bag column of each name stem (all tags, in order)
         self._title: list[int] = []  # ... of the same stem in the title
@@ -53,6 +68,10 @@ class TagNames:
     def add(self, tags: Sequence[str]) -> None:
         """Append tags (their columns follow the ones already here)."""
         norm = TextNormalizer()  # not kept: a model is deep-copied, and a stemmer is not
+        embedder = get_embedder(self.embedder)
+        if embedder is not None and tags:
+            vectors = np.asarray(embedder.embed(list(tags)), np.float32)
+            self.vectors = vectors if self.vectors is None else np.vstack([self.vectors, vectors])
         for name in tags:
             j, stems = len(self.stems), self.name_stems(name, norm)
             self.stems.append(stems)
@@ -70,11 +89,15 @@ class TagNames:
             shape=(n, len(self.stems)),
         )
 
-    def matches(self, bag: sp.csr_matrix) -> np.ndarray:
-        """(n, 2, T) float32 in [0, 1]: [:, ANY] share of each tag's name stems the job has
-        anywhere, [:, TITLE] in its title. `bag`: (n, n_features), any non-negative weighting."""
+    def matches(self, bag: sp.csr_matrix, embedding: np.ndarray | None = None) -> np.ndarray:
+        """(n, CHANNELS, T) float32: [:, ANY] share of each tag's name stems the job has
+        anywhere, [:, TITLE] in its title (in [0, 1]); [:, SEMANTIC] the title's centered
+        similarity to the names, when there is an embedder (else 0). `bag`: (n, n_features),
+        any non-negative weighting; `embedding`: the jobs' (n, parts * dim) embeddings."""
         n, T = bag.shape[0], len(self.stems)
-        out = np.zeros((n, 2, T), np.float32)
+        out = np.zeros((n, CHANNELS, T), np.float32)
+        if self.vectors is not None and n and T:
+            out[:, SEMANTIC] = self._semantic(embedding, n)
         if not self._owner or n == 0:
             return out
         bag = sp.csr_matrix(bag)
@@ -89,6 +112,19 @@ class TagNames:
         out[:, ANY] = (anywhere @ spread).toarray()
         out[:, TITLE] = (in_title @ spread).toarray()
         return out
+
+    def _semantic(self, embedding: np.ndarray | None, n: int) -> np.ndarray:
+        assert self.vectors is not None
+        dim = self.vectors.shape[1]
+        if embedding is None or embedding.shape != (n, len(EMBEDDED_PARTS) * dim):
+            got = None if embedding is None else embedding.shape
+            raise ValueError(
+                f"tag names by meaning need the jobs' embeddings (n, 2 x {dim}): {got}"
+            )
+        part = EMBEDDED_PARTS.index("title")
+        sim = embedding[:, part * dim : (part + 1) * dim] @ self.vectors.T  # (n, T)
+        has_title = np.abs(embedding[:, part * dim : (part + 1) * dim]).sum(1) > 0
+        return np.where(has_title[:, None], sim - sim.mean(1, keepdims=True), 0.0)
 
     def columns(self, tag: int) -> list[tuple[int, int, float]]:
         """(description column, title column, share) of each name stem of tag `tag`."""

@@ -60,7 +60,9 @@ class TagModel:
         self.pos_weight = np.asarray(pos_weight, dtype=np.float32)
         self.summary: dict[str, Any] = dict(summary or {})
         self.val_metrics: dict[str, Any] = dict(val_metrics or {})
-        self.tag_names = TagNames(self.tags, feature_settings.n_features)
+        self.tag_names = TagNames(
+            self.tags, feature_settings.n_features, embedder=feature_settings.embedder
+        )
 
     # ---- inputs -------------------------------------------------------------------------
     @property
@@ -79,7 +81,7 @@ class TagModel:
         if fixed and self.net.uses_deep:  # no deep weight: the code is not needed
             codes = encode(self.ae.encoder, batch.tokens, self.feature_settings.max_tokens)
         wide = self.wide_input(batch.bag, batch.embedding) if self.net.wide is not None else None
-        names = self.tag_names.matches(batch.bag) if self.net.uses_names else None
+        names = self.name_matches(batch) if self.net.uses_names else None
         return NetInputs(batch.tokens, self.scaler.transform(batch.numeric), codes, wide, names)
 
     def wide_input(self, bag: Any, embedding: np.ndarray) -> Any:
@@ -89,11 +91,17 @@ class TagModel:
             raise ConfigError(
                 f"the model expects sentence embeddings of width {want} (features.embedder="
                 f"{self.feature_settings.embedder!r} when it was trained), the features have "
-                f"{embedding.shape[1]}: featurize with the model's feature settings"
+                f"{embedding.shape[1]}: featurize with the model's feature settings (an "
+                f"accurate-mode model that embedded the text but not the title alone: retrain "
+                f"it with `jobtag train`)"
             )
         return join_embedding(
             self.weighting.transform(bag), embedding, self.settings.embedding_weight
         )
+
+    def name_matches(self, batch: FeatureBatch) -> np.ndarray:
+        """(n, 3, T) how each job matches each tag's name (models/names.py)."""
+        return self.tag_names.matches(batch.bag, batch.embedding)
 
     def targets_for(self, labels: Sequence[frozenset[str] | None]) -> np.ndarray:
         """bool (n, T) indicator matrix of the model's tags (unknown tags and None rows: all False)."""

@@ -56,11 +56,11 @@ class TagNet(nn.Module):
         if self.wide is not None:
             nn.init.zeros_(self.wide.weight)
         # logits = mix[0] * deep + mix[1] * (wide + prior) + offset (set by training), where
-        # prior = names_shrink * (names_weight[0] * any + names_weight[1] * title) is the tag
+        # prior = names_shrink * (names_weight . [any, title, semantic]) is the tag
         # names' evidence (models/names.py) in the wide margins' units; 0 until training sets it
         self.register_buffer("mix", torch.tensor([1.0, 1.0 if cfg.wide else 0.0]))
         self.register_buffer("offset", torch.zeros(()))
-        self.register_buffer("names_weight", torch.zeros(2))
+        self.register_buffer("names_weight", torch.zeros(3))  # any, title, semantic
         self.register_buffer("names_shrink", torch.ones(cfg.n_tags))
 
     @property
@@ -78,9 +78,9 @@ class TagNet(nn.Module):
         return self.uses_wide and bool(self.names_weight.abs().sum() > 0)
 
     def name_prior(self, names: torch.Tensor) -> torch.Tensor:
-        """(B, 2, T) name matches (any field, title) -> (B, T) prior in the wide margins' units."""
-        w = self.names_weight
-        return self.names_shrink * (w[0] * names[:, 0] + w[1] * names[:, 1])
+        """(B, 3, T) name matches (any field, title, title's meaning) -> (B, T) prior in the wide
+        margins' units."""
+        return self.names_shrink * torch.einsum("c,bct->bt", self.names_weight, names)
 
     def wide_margins(
         self, wide: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None

@@ -23,7 +23,7 @@ from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder, reconstruction_recall
 from jobtag.models.forward import NetInputs, net_scores
 from jobtag.models.inputs import BagWeighting, padded
-from jobtag.models.names import shrink
+from jobtag.models.names import SEMANTIC, shrink
 from jobtag.models.tagmodel import TagModel
 from jobtag.models.tagnet import TagNet, TagNetConfig
 from jobtag.models.threads import torch_threads
@@ -169,27 +169,35 @@ def _fit_deep(
 
 @dataclass
 class _Names:
-    """The tag names' weights tried: any field, title (units: std of the wide margins), fade."""
+    """The tag names' weights tried: any field, title, the title's meaning (units: std of the
+    wide margins), and their fade."""
 
     any: float = 0.0
     title: float = 0.0
+    semantic: float = 0.0
     pseudo_count: float = 0.0
 
+    @property
+    def weights(self) -> list[float]:
+        return [self.any, self.title, self.semantic]
+
     def prior(self, matches: np.ndarray, tag_jobs: np.ndarray, unit: float) -> np.ndarray:
-        """(n, T) in margin units of (n, 2, T) matches."""
+        """(n, T) in margin units of (n, 3, T) matches."""
         w = shrink(tag_jobs, self.pseudo_count)
-        return unit * w * (self.any * matches[:, 0] + self.title * matches[:, 1])
+        return unit * w * np.einsum("c,nct->nt", np.asarray(self.weights), matches)
 
     def __str__(self) -> str:
-        return f"names={self.any:g}/{self.title:g}/{self.pseudo_count:g}"
+        return "names=" + "/".join(f"{v:g}" for v in [*self.weights, self.pseudo_count])
 
 
-def _name_grid(settings: TrainSettings) -> list[_Names]:
+def _name_grid(settings: TrainSettings, semantic: bool = False) -> list[_Names]:
+    """The weights tried; the semantic channel's only when the jobs have embeddings."""
     grid = [_Names()]
     for a in settings.name_weights:
         for t in settings.title_name_weights:
-            if a or t:
-                grid += [_Names(a, t, c) for c in settings.name_pseudo_counts]
+            for m in settings.semantic_name_weights if semantic else (0.0,):
+                if a or t or m:
+                    grid += [_Names(a, t, m, c) for c in settings.name_pseudo_counts]
     return grid
 
 
@@ -226,7 +234,9 @@ def _choose_mix(
     The deep path gets a weight only when that beats the wide path alone on validation by at
     least settings.deep_min_gain (a validation slice of a few hundred jobs is noisy: measured on
     80/20 splits of train, a weight chosen on noise cost more than it gained)."""
-    name_grid = _name_grid(settings) if names_val is not None else [_Names()]
+    name_grid = [_Names()]
+    if names_val is not None:
+        name_grid = _name_grid(settings, semantic=bool(names_val[:, SEMANTIC].any()))
     tag_jobs = y_fit.sum(0)
     best: dict[bool, tuple[Any, ...]] = {}  # with deep? -> (score, C, w, scale, z, coef, b, names)
     tried: dict[str, float] = {}
@@ -237,7 +247,7 @@ def _choose_mix(
         scale = float(unit / max(deep_val.std(), 1e-6)) if deep_val is not None else 0.0
         for names in name_grid:
             z = margins
-            if names.any or names.title:
+            if any(names.weights):
                 z = margins + names.prior(names_val, tag_jobs, unit)
             score = _val_score(z, y_val)
             tried[f"C={C:g},{names},deep=0"] = round(score, 4)
@@ -267,7 +277,7 @@ def _apply_mix(model: TagModel, mix: _Mix, tag_jobs: np.ndarray) -> None:
     with torch.no_grad():
         net.mix.copy_(torch.tensor([mix.a * mix.deep_weight * mix.scale, mix.a]))
         net.offset.fill_(mix.b)
-        net.names_weight.copy_(torch.tensor([mix.names.any, mix.names.title]) * mix.unit)
+        net.names_weight.copy_(torch.tensor(mix.names.weights) * mix.unit)
         net.names_shrink.copy_(torch.from_numpy(shrink(tag_jobs, mix.names.pseudo_count)))
     model.settings.wide_C = mix.C  # what an update's warm refit minimises
 
@@ -494,7 +504,7 @@ def _select_and_refit(
         scores = (1 / (1 + np.exp(-deep.val_logits))).astype(np.float32)
         mix = _Mix(0.0, 1.0, 1.0, 1.0, 0.0, None, {}, scores)
     else:
-        names_val = model.tag_names.matches(train[labeled[val_rows]].bag)
+        names_val = model.name_matches(train[labeled[val_rows]])
         mix = _choose_mix(fit_data.wide, y_fit, val_data.wide, y_val, deep.val_logits, s, names_val)
         log.info(
             "chose C=%g, deep-path weight %g (validation %s)",
@@ -512,7 +522,7 @@ def _select_and_refit(
         validation_curve=deep.curve,
         deep_weight=mix.deep_weight,
         wide_C=mix.C,
-        name_weights=[mix.names.any, mix.names.title, mix.names.pseudo_count],
+        name_weights=[*mix.names.weights, mix.names.pseudo_count],
         mix_scores=mix.tried,
         deep_only_val_score=max(deep.curve, default=None),
     )
