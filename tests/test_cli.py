@@ -46,6 +46,7 @@ def test_import_stats_train_predict_evaluate(env):
     out = json.loads(run(env, "train", "--json").stdout)
     assert out["version"] == 1
     assert out["deep_weight"] in TrainSettings().deep_weights and out["wide_C"] > 0
+    assert len(out["name_weights"]) == 4 and out["name_weights"][0] in TrainSettings().name_weights
     assert out["labeled_jobs"] > 0 and {"micro_f1", "macro_f1"} <= set(out["validation"])
 
     pred = json.loads(

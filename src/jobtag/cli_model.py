@@ -38,6 +38,9 @@ def train(
         # (0 = not used), the SVM's C, both chosen on the validation slice
         "deep_weight": result.summary.get("deep_weight"),
         "wide_C": result.summary.get("wide_C"),
+        # the tag names' weights (anywhere, title, title's meaning; std of the SVM margins) and
+        # the labeled jobs of a tag at which they fade to half (0: never)
+        "name_weights": result.summary.get("name_weights"),
         "labeled_jobs": result.summary.get("labeled_jobs"),
         "unlabeled_jobs": result.summary.get("unlabeled_jobs"),
     }
@@ -49,6 +52,13 @@ def train(
         f"  {out['labeled_jobs']} labeled + {out['unlabeled_jobs']} unlabeled jobs; "
         f"deep-path weight {out['deep_weight']} beside the wide SVM (C={out['wide_C']})"
     )
+    if out["name_weights"]:
+        *weights, fade = out["name_weights"]
+        click.echo(
+            "  tag names' weights (anywhere / title / meaning) "
+            + " / ".join(f"{w:g}" for w in weights)
+            + (f", fading to half at {fade:g} labeled jobs" if fade else ", no fade")
+        )
     for key in ("micro_f1", "macro_f1", "samples_f1", "precision_micro", "recall_micro"):
         if key in result.metrics:
             click.echo(f"  validation {key:16s} {result.metrics[key]:.3f}")

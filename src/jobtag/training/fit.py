@@ -506,11 +506,14 @@ def _select_and_refit(
     else:
         names_val = model.name_matches(train[labeled[val_rows]])
         mix = _choose_mix(fit_data.wide, y_fit, val_data.wide, y_val, deep.val_logits, s, names_val)
+        top = sorted(mix.tried.items(), key=lambda kv: -kv[1])[:5]
         log.info(
-            "chose C=%g, deep-path weight %g (validation %s)",
+            "chose C=%g, %s, deep-path weight %g (validation, best 5 of %d: %s)",
             mix.C,
+            mix.names,
             mix.deep_weight,
-            ", ".join(f"{k}: {v:.4f}" for k, v in mix.tried.items()),
+            len(mix.tried),
+            ", ".join(f"{k}: {v:.4f}" for k, v in top),
         )
     model.thresholds, model.global_threshold = calibrate_thresholds(
         mix.val_scores, y_val, s.min_calibration_positives, s.threshold_shrink
