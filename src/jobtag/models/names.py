@@ -22,6 +22,8 @@ not fitted: it is derived from the tag names, so a checkpoint stores only its we
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,6 +50,7 @@ class TagNames:
         self.seed = seed
         self.embedder = embedder  # a name of features.embedding.EMBEDDERS, or "none"
         self.vectors: np.ndarray | None = None  # (T, dim) the names' embeddings, if any
+        self._cache: _Lookup | None = None
         self.stems: list[list[str]] = []
         self._desc: list[int] = []  # bag column of each name stem (all tags, in order)
         self._title: list[int] = []  # ... of the same stem in the title
@@ -67,6 +70,7 @@ class TagNames:
 
     def add(self, tags: Sequence[str]) -> None:
         """Append tags (their columns follow the ones already here)."""
+        self._cache = None
         norm = TextNormalizer()  # not kept: a model is deep-copied, and a stemmer is not
         embedder = get_embedder(self.embedder)
         if embedder is not None and tags:
@@ -80,14 +84,6 @@ class TagNames:
                 self._title.append(token_id(TITLE_PREFIX + s, self.n_features, self.seed))
                 self._owner.append(j)
                 self._share.append(1.0 / len(stems))
-
-    def _spread(self) -> sp.csr_matrix:
-        """(n_stems, T): stem k -> its tag, with weight 1 / the tag's number of stems."""
-        n = len(self._owner)
-        return sp.csr_matrix(
-            (np.asarray(self._share, np.float32), (np.arange(n), np.asarray(self._owner))),
-            shape=(n, len(self.stems)),
-        )
 
     def matches(self, bag: sp.csr_matrix, embedding: np.ndarray | None = None) -> np.ndarray:
         """(n, CHANNELS, T) float32: [:, ANY] share of each tag's name stems the job has
@@ -103,15 +99,24 @@ class TagNames:
         bag = sp.csr_matrix(bag)
         if bag.shape[1] != self.n_features:
             raise ValueError(f"bag has {bag.shape[1]} columns, tag names use {self.n_features}")
-        cols = np.asarray(self._desc + self._title)
-        present = (bag[:, cols] > 0).astype(np.float32)  # (n, 2 * n_stems)
-        k = len(self._owner)
-        in_title = present[:, k:]
-        anywhere = present[:, :k].maximum(in_title)
-        spread = self._spread()
-        out[:, ANY] = (anywhere @ spread).toarray()
-        out[:, TITLE] = (in_title @ spread).toarray()
+        # numpy only (a predict is one job: scipy's per-call overhead would dominate)
+        look = self._lookup()
+        rows = np.repeat(np.arange(n), np.diff(bag.indptr))
+        has = bag.data > 0
+        rows, cols = rows[has], bag.indices[has]
+        present = np.zeros((n, look.n_columns + 1), np.float32)  # the last: "not a name's"
+        for table in (look.desc, look.title):
+            present[rows, table[cols]] = 1.0
+        in_title = present[:, look.title_of]  # (n, n_stems)
+        anywhere = np.maximum(present[:, look.desc_of], in_title)
+        out[:, ANY] = anywhere @ look.spread
+        out[:, TITLE] = in_title @ look.spread
         return out
+
+    def _lookup(self) -> _Lookup:
+        if self._cache is None or self._cache.spread.shape[1] != len(self.stems):
+            self._cache = _Lookup.build(self._desc, self._title, self._owner, self._share, self)
+        return self._cache
 
     def _semantic(self, embedding: np.ndarray | None, n: int) -> np.ndarray:
         assert self.vectors is not None
@@ -133,6 +138,34 @@ class TagNames:
             for k, owner in enumerate(self._owner)
             if owner == tag
         ]
+
+
+@dataclass
+class _Lookup:
+    """Bag column -> position among the names' distinct columns, for description and title."""
+
+    desc: np.ndarray  # (n_features,) int: position of a description column, else n_columns
+    title: np.ndarray  # (n_features,) int: ... of a title column
+    n_columns: int
+    desc_of: np.ndarray  # (n_stems,) position of each name stem's description column
+    title_of: np.ndarray  # (n_stems,) ... of its title column
+    spread: np.ndarray  # (n_stems, T) float32: stem -> its tag, weight 1 / the tag's stems
+
+    @classmethod
+    def build(
+        cls, desc: list[int], title: list[int], owner: list[int], share: list[float], names: Any
+    ) -> _Lookup:
+        columns = np.unique(np.asarray(desc + title, np.int64))
+        n = len(columns)
+        desc_table = np.full(names.n_features, n, np.int64)
+        title_table = np.full(names.n_features, n, np.int64)
+        d_pos = np.searchsorted(columns, np.asarray(desc, np.int64))
+        t_pos = np.searchsorted(columns, np.asarray(title, np.int64))
+        desc_table[np.asarray(desc, np.int64)] = d_pos
+        title_table[np.asarray(title, np.int64)] = t_pos
+        spread = np.zeros((len(owner), len(names.stems)), np.float32)
+        spread[np.arange(len(owner)), np.asarray(owner, np.int64)] = share
+        return cls(desc_table, title_table, n, d_pos, t_pos, spread)
 
 
 def shrink(tag_jobs: np.ndarray, pseudo_count: float) -> np.ndarray:
