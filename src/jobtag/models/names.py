@@ -14,16 +14,16 @@ the words cannot: how close the title is in meaning to the tag's name,
 
     semantic[i, j] = cos(title_i, name_j) - mean over tags of cos(title_i, name_k)
 
-(the embedder's vectors; the title's is the second part of the job's embedding). Training chooses how much it weighs beside the paths' logits and how
-fast it fades as a tag's labeled jobs grow (`TagNet.names_weight`, `TagNet.names_shrink`). It is
-not fitted: it is derived from the tag names, so a checkpoint stores only its weights.
+(the embedder's vectors; the title's is the second part of the job's embedding). Training
+chooses how much it weighs beside the paths' logits and how fast it fades as a tag's labeled jobs
+grow (`TagNet.names_weight`, `TagNet.names_shrink`). It is not fitted: it is derived from the
+tag names, so a checkpoint stores only its weights.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -57,9 +57,6 @@ class TagNames:
         self._owner: list[int] = []  # the tag each of those stems belongs to
         self._share: list[float] = []  # 1 / that tag's number of name stems
         self.add(tags)
-
-    def __len__(self) -> int:
-        return len(self.stems)
 
     @staticmethod
     def name_stems(name: str, normalizer: TextNormalizer | None = None) -> list[str]:
@@ -114,21 +111,24 @@ class TagNames:
         return out
 
     def _lookup(self) -> _Lookup:
-        if self._cache is None or self._cache.spread.shape[1] != len(self.stems):
-            self._cache = _Lookup.build(self._desc, self._title, self._owner, self._share, self)
+        if self._cache is None:  # `add` drops it
+            self._cache = _Lookup.build(
+                self._desc, self._title, self._owner, self._share, self.n_features, len(self.stems)
+            )
         return self._cache
 
     def _semantic(self, embedding: np.ndarray | None, n: int) -> np.ndarray:
         assert self.vectors is not None
-        dim = self.vectors.shape[1]
-        if embedding is None or embedding.shape != (n, len(EMBEDDED_PARTS) * dim):
+        dim, parts = self.vectors.shape[1], len(EMBEDDED_PARTS)
+        if embedding is None or embedding.shape != (n, parts * dim):
             got = None if embedding is None else embedding.shape
             raise ValueError(
-                f"tag names by meaning need the jobs' embeddings (n, 2 x {dim}): {got}"
+                f"tag names by meaning need the jobs' embeddings (n, {parts} x {dim}): {got}"
             )
-        part = EMBEDDED_PARTS.index("title")
-        sim = embedding[:, part * dim : (part + 1) * dim] @ self.vectors.T  # (n, T)
-        has_title = np.abs(embedding[:, part * dim : (part + 1) * dim]).sum(1) > 0
+        start = EMBEDDED_PARTS.index("title") * dim
+        title = embedding[:, start : start + dim]  # (n, dim); zeros for a job without a title
+        sim = title @ self.vectors.T  # (n, T)
+        has_title = np.abs(title).sum(1) > 0
         return np.where(has_title[:, None], sim - sim.mean(1, keepdims=True), 0.0)
 
     def columns(self, tag: int) -> list[tuple[int, int, float]]:
@@ -153,17 +153,23 @@ class _Lookup:
 
     @classmethod
     def build(
-        cls, desc: list[int], title: list[int], owner: list[int], share: list[float], names: Any
+        cls,
+        desc: list[int],
+        title: list[int],
+        owner: list[int],
+        share: list[float],
+        n_features: int,
+        n_tags: int,
     ) -> _Lookup:
         columns = np.unique(np.asarray(desc + title, np.int64))
         n = len(columns)
-        desc_table = np.full(names.n_features, n, np.int64)
-        title_table = np.full(names.n_features, n, np.int64)
+        desc_table = np.full(n_features, n, np.int64)
+        title_table = np.full(n_features, n, np.int64)
         d_pos = np.searchsorted(columns, np.asarray(desc, np.int64))
         t_pos = np.searchsorted(columns, np.asarray(title, np.int64))
         desc_table[np.asarray(desc, np.int64)] = d_pos
         title_table[np.asarray(title, np.int64)] = t_pos
-        spread = np.zeros((len(owner), len(names.stems)), np.float32)
+        spread = np.zeros((len(owner), n_tags), np.float32)
         spread[np.arange(len(owner)), np.asarray(owner, np.int64)] = share
         return cls(desc_table, title_table, n, d_pos, t_pos, spread)
 

@@ -228,7 +228,7 @@ def _choose_mix(
     names_val: np.ndarray | None = None,
 ) -> _Mix:
     """Grid over (C, tag names' weights) on the validation slice, then the deep path's weight
-    beside the winner; Platt-calibrate the result. `names_val`: (n_val, 2, T) tag-name matches
+    beside the winner; Platt-calibrate the result. `names_val`: (n_val, 3, T) tag-name matches
     (None: unused).
 
     The deep path gets a weight only when that beats the wide path alone on validation by at
