@@ -106,13 +106,14 @@ def _name_contributions(
         return None
     weight = [float(v) * w.wide for v in net.names_weight]
     fade = net.names_shrink.numpy()
+    stems = [model.tag_names.columns(col) for col in columns]  # the same for every job
     out: list[dict[int, np.ndarray]] = []
     for i in range(len(batch)):
         lo, hi = batch.bag.indptr[i], batch.bag.indptr[i + 1]
         has = set(batch.bag.indices[lo:hi].tolist())
         pushes: dict[int, np.ndarray] = {}
         for k, col in enumerate(columns):
-            for desc, title, share in model.tag_names.columns(col):
+            for desc, title, share in stems[k]:
                 if title in has:
                     bucket, push = title, share * (weight[0] + weight[1])
                 elif desc in has:

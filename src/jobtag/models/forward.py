@@ -37,7 +37,7 @@ class NetInputs:
     numeric: np.ndarray  # (n, n_numeric) scaled
     codes: np.ndarray | None  # (n, code_dim) when the encoder is frozen
     wide: sp.csr_matrix | None  # (n, n_features) TF-IDF weighted, when the net has a wide path
-    names: np.ndarray | None = None  # (n, 2, T) tag-name matches, when the net weighs them
+    names: np.ndarray | None = None  # (n, 3, T) tag-name matches, when the net weighs them
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -68,7 +68,7 @@ def net_logits(
     if net.uses_names:
         if data.names is None:
             raise ValueError("the tag names count: prepare their matches")
-        names = torch.from_numpy(data.names[b])  # (B, 2, T)
+        names = torch.from_numpy(data.names[b])  # (B, 3, T)
     return net(x, wide, names)
 
 

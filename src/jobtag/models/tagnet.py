@@ -1,4 +1,4 @@
-"""The tag net: code (+ scaled numeric features) -> 5 hidden layers -> one sigmoid per tag (+ wide path, tag names)."""
+"""The tag net: code (+ numeric features) -> 5 hidden layers -> a sigmoid per tag (+ wide path, names)."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ class TagNet(nn.Module):
             margins = self.wide_margins(wide)
             if self.uses_names:
                 if names is None:
-                    raise ValueError("the tag names count: pass their matches (B, 2, T)")
+                    raise ValueError("the tag names count: pass their matches (B, 3, T)")
                 margins = margins + self.name_prior(names)
             parts.append(self.mix[1] * margins)
         if not parts:
