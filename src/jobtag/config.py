@@ -82,7 +82,12 @@ class TrainSettings:
     hidden: Ints = (200, 150, 100, 50, 25)
     min_tag_jobs: int = 1  # tags with fewer labeled jobs are not learned
     min_calibration_positives: int = 3  # rarer tags use the global threshold
-    threshold_shrink: float = 10.0  # pull per-tag thresholds toward the global one (pseudo-count)
+    # pull per-tag thresholds toward the global one (pseudo-count of positives; 30 with the
+    # out-of-fold calibration's ten times as many positives as the validation slice's)
+    threshold_shrink: float = 30.0
+    # calibration and thresholds from out-of-fold scores of every labeled job (this many folds)
+    # instead of the validation slice alone; 0 = the slice (always so when the deep path counts)
+    calibration_folds: int = 5
     min_one_tag: bool = True  # a job whose scores pass no threshold gets its top tag
     ae_embed_dim: int = 64
     ae_channels: int = 128

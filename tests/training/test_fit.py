@@ -51,6 +51,21 @@ def test_too_few_labeled_jobs():
         train_model(batch, labels[:5], settings(), FS, progress=False)
 
 
+def test_calibration_and_thresholds_come_from_every_labeled_job_out_of_fold():
+    batch, labels = make_jobs(120, seed=8)
+    model = train_model(batch, labels, settings(), FS, progress=False)
+    assert model.summary["deep_weight"] == 0.0  # (so the out-of-fold calibration applies)
+    oof = model.summary["out_of_fold"]
+    assert 0.5 < oof["micro_f1"] <= 1 and 0 < oof["macro_f1"] <= 1
+    slice_only = train_model(batch, labels, settings(calibration_folds=0), FS, progress=False)
+    assert "out_of_fold" not in slice_only.summary
+    # the same SVM, calibrated on 120 jobs instead of 12: another Platt fit
+    assert slice_only.summary["wide_C"] == model.summary["wide_C"]
+    assert slice_only.net.mix.tolist() != model.net.mix.tolist()
+    deep_counts = train_model(batch, labels, settings(deep_min_gain=-1.0), FS, progress=False)
+    assert deep_counts.summary["deep_weight"] > 0 and "out_of_fold" not in deep_counts.summary
+
+
 def test_progress_bar_goes_to_stderr(capsys):
     batch, labels = make_jobs(40, seed=6)
     train_model(batch, labels, settings(), FS, progress=True)
@@ -65,11 +80,11 @@ def test_mix_c_and_calibration_are_chosen_on_validation():
     s = model.summary
     assert s["wide_C"] in model.settings.wide_C_grid and model.settings.wide_C == s["wide_C"]
     assert s["deep_weight"] in model.settings.deep_weights
-    from jobtag.training.fit import _name_grid
+    from jobtag.training.mix import name_grid
 
     st = model.settings
     deep_grid = len(set(st.deep_weights) - {0.0})  # beside the best (C, names) only
-    assert len(s["mix_scores"]) == len(st.wide_C_grid) * len(_name_grid(st)) + deep_grid
+    assert len(s["mix_scores"]) == len(st.wide_C_grid) * len(name_grid(st)) + deep_grid
     deep, wide, offset = s["mix"]
     assert wide > 0  # Platt's slope on the SVM margins
     assert (deep == 0) == (s["deep_weight"] == 0)
@@ -152,44 +167,23 @@ def test_sentence_embeddings_join_the_wide_path_and_survive_a_checkpoint(tmp_pat
     np.testing.assert_allclose(again.scores(batch), scores, atol=1e-6)
 
 
-def test_the_tag_names_weight_is_chosen_when_names_tell_the_tags():
-    import scipy.sparse as sp
-
-    from jobtag.models.names import ANY, TITLE
-    from jobtag.training.fit import _choose_mix
-
-    rng = np.random.default_rng(0)
-    x = sp.random(300, 64, density=0.1, format="csr", random_state=1, dtype=np.float32)
-    y = rng.random((300, 4)) < 0.3  # the bag says nothing about these tags
-    names = np.zeros((100, 3, 4), np.float32)
-    names[:, ANY] = y[200:] * (rng.random((100, 4)) < 0.8)  # the name is in 80% of its jobs
-    names[:, TITLE] = names[:, ANY] * (rng.random((100, 4)) < 0.5)
-    st = settings()
-    mix = _choose_mix(x[:200], y[:200], x[200:], y[200:], None, st, names)
-    assert mix.names.any + mix.names.title > 0 and mix.unit > 0
-    assert mix.names.any in st.name_weights and mix.names.pseudo_count in st.name_pseudo_counts
-    without = _choose_mix(x[:200], y[:200], x[200:], y[200:], None, st, None)
-    assert (without.names.any, without.names.title) == (0.0, 0.0)
-    assert len(without.tried) == len(st.wide_C_grid)  # no names: only C is tried
-
-
 def test_the_served_net_carries_the_chosen_name_weights_in_margin_units():
-    from jobtag.training.fit import _apply_mix, _Names
+    from jobtag.training.mix import Names, apply_mix
 
     batch, labels = make_jobs(80, seed=7)
     model = train_model(batch, labels, settings(), FS, progress=False)
     assert model.summary["name_weights"] == [0.0, 0.0, 0.0, 0.0]  # no tag name is in these bags
     assert not model.net.uses_names and model.prepare(batch).names is None
-    mix = _mix_like(model, names=_Names(1.0, 0.5, 0.0, 30.0), unit=2.0)
-    _apply_mix(model, mix, np.array([0, 30, 90]))
+    mix = _mix_like(model, names=Names(1.0, 0.5, 0.0, 30.0), unit=2.0)
+    apply_mix(model, mix, np.array([0, 30, 90]))
     assert model.net.names_weight.tolist() == [2.0, 1.0, 0.0] and model.net.uses_names
     np.testing.assert_allclose(model.net.names_shrink.numpy(), [1.0, 0.5, 0.25])
     assert model.prepare(batch).names.shape == (80, 3, 3)  # now the matches are computed
 
 
 def _mix_like(model, **kw):
-    from jobtag.training.fit import _Mix
+    from jobtag.training.mix import Mix
 
     deep, wide, offset = model.summary["mix"]
     base = dict(C=1.0, deep_weight=0.0, scale=0.0, a=wide, b=offset, wide_fit=None, tried={})
-    return _Mix(**base, val_scores=np.zeros((1, 3), np.float32), **kw)
+    return Mix(**base, val_scores=np.zeros((1, 3), np.float32), **kw)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import time
 from collections import Counter
@@ -13,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 
 from jobtag.config import FeatureSettings, TrainSettings
 from jobtag.errors import TrainingError
@@ -23,29 +21,27 @@ from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder, reconstruction_recall
 from jobtag.models.forward import NetInputs, net_scores
 from jobtag.models.inputs import BagWeighting, padded
-from jobtag.models.names import SEMANTIC, shrink
 from jobtag.models.tagmodel import TagModel
 from jobtag.models.tagnet import TagNet, TagNetConfig
 from jobtag.models.threads import torch_threads
-from jobtag.models.thresholds import best_threshold, calibrate_thresholds
+from jobtag.models.thresholds import calibrate_thresholds
 from jobtag.records import label_matrix
 from jobtag.training.epochs import ae_epoch, deep_optimizer, net_epoch
+from jobtag.training.mix import (
+    Mix,
+    WideChoice,
+    apply_mix,
+    choose_mix,
+    choose_wide,
+    out_of_fold,
+    platt,
+    val_score,
+)
 from jobtag.training.wide import fit_wide
 
 log = logging.getLogger(__name__)
 
 MIN_LABELED_JOBS = 10
-
-
-def _val_score(scores: np.ndarray, y: np.ndarray) -> float:
-    """Model-selection criterion: mean of micro-F1 and macro-F1 at the best global threshold."""
-    thr, micro = best_threshold(scores.ravel(), y.ravel())
-    pred = scores >= thr
-    present = y.any(0)
-    tp = (pred & y).sum(0)[present]
-    den = pred.sum(0)[present] + y.sum(0)[present]
-    macro = float(np.mean(2 * tp / np.maximum(den, 1))) if present.any() else 0.0
-    return (micro + macro) / 2
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -151,7 +147,7 @@ def _fit_deep(
             if val is None:
                 continue
             vs = net_scores(model.net, enc, val[0], fs.max_tokens)
-            curve.append(_val_score(vs, val[1]))
+            curve.append(val_score(vs, val[1]))
             log.info(
                 "%s epoch %d: loss %.4f, validation %.4f", label, ep + 1, losses[-1], curve[-1]
             )
@@ -165,121 +161,6 @@ def _fit_deep(
         if enc is not None:
             enc.load_state_dict(best[2][1])
     return _Deep(best[1], losses, curve, best[3])
-
-
-@dataclass
-class _Names:
-    """The tag names' weights tried: any field, title, the title's meaning (units: std of the
-    wide margins), and their fade."""
-
-    any: float = 0.0
-    title: float = 0.0
-    semantic: float = 0.0
-    pseudo_count: float = 0.0
-
-    @property
-    def weights(self) -> list[float]:
-        return [self.any, self.title, self.semantic]
-
-    def prior(self, matches: np.ndarray, tag_jobs: np.ndarray, unit: float) -> np.ndarray:
-        """(n, T) in margin units of (n, 3, T) matches."""
-        w = shrink(tag_jobs, self.pseudo_count)
-        return unit * w * np.einsum("c,nct->nt", np.asarray(self.weights), matches)
-
-    def __str__(self) -> str:
-        return "names=" + "/".join(f"{v:g}" for v in [*self.weights, self.pseudo_count])
-
-
-def _name_grid(settings: TrainSettings, semantic: bool = False) -> list[_Names]:
-    """The weights tried; the semantic channel's only when the jobs have embeddings."""
-    grid = [_Names()]
-    for a in settings.name_weights:
-        for t in settings.title_name_weights:
-            for m in settings.semantic_name_weights if semantic else (0.0,):
-                if a or t or m:
-                    grid += [_Names(a, t, m, c) for c in settings.name_pseudo_counts]
-    return grid
-
-
-@dataclass
-class _Mix:
-    """What validation chose: the wide path's C, the deep path's weight, the tag names' weights,
-    the Platt calibration."""
-
-    C: float
-    deep_weight: float  # in units of std(wide margins) / std(deep logits); 0 = deep path unused
-    scale: float  # std(wide margins) / std(deep logits) on validation
-    a: float  # calibrated logit = a * (margins + prior + deep_weight * scale * deep) + b
-    b: float
-    wide_fit: tuple[np.ndarray, np.ndarray] | None  # the chosen C's (coef, intercept) on fit rows
-    tried: dict[str, float]
-    val_scores: np.ndarray  # (n_val, T) calibrated scores of the chosen mix
-    names: _Names = dataclasses.field(default_factory=_Names)
-    unit: float = 0.0  # std(wide margins) on validation: the names' weights' unit
-
-
-def _choose_mix(
-    x_fit: Any,
-    y_fit: np.ndarray,
-    x_val: Any,
-    y_val: np.ndarray,
-    deep_val: np.ndarray | None,
-    settings: TrainSettings,
-    names_val: np.ndarray | None = None,
-) -> _Mix:
-    """Grid over (C, tag names' weights) on the validation slice, then the deep path's weight
-    beside the winner; Platt-calibrate the result. `names_val`: (n_val, 3, T) tag-name matches
-    (None: unused).
-
-    The deep path gets a weight only when that beats the wide path alone on validation by at
-    least settings.deep_min_gain (a validation slice of a few hundred jobs is noisy: measured on
-    80/20 splits of train, a weight chosen on noise cost more than it gained)."""
-    name_grid = [_Names()]
-    if names_val is not None:
-        name_grid = _name_grid(settings, semantic=bool(names_val[:, SEMANTIC].any()))
-    tag_jobs = y_fit.sum(0)
-    best: dict[bool, tuple[Any, ...]] = {}  # with deep? -> (score, C, w, scale, z, coef, b, names)
-    tried: dict[str, float] = {}
-    for C in settings.wide_C_grid:
-        coef, intercept = fit_wide(x_fit, y_fit, C)
-        margins = np.asarray(x_val @ coef) + intercept  # (n_val, T)
-        unit = float(margins.std())
-        scale = float(unit / max(deep_val.std(), 1e-6)) if deep_val is not None else 0.0
-        for names in name_grid:
-            z = margins
-            if any(names.weights):
-                z = margins + names.prior(names_val, tag_jobs, unit)
-            score = _val_score(z, y_val)
-            tried[f"C={C:g},{names},deep=0"] = round(score, 4)
-            if False not in best or score > best[False][0] + 1e-9:
-                best[False] = (score, C, 0.0, scale, z, coef, intercept, names, unit)
-    _, C, _, scale, base, coef, intercept, names, unit = best[False]
-    for w in sorted(set(settings.deep_weights) - {0.0}) if deep_val is not None else ():
-        z = base + w * scale * deep_val
-        score = _val_score(z, y_val)
-        tried[f"C={C:g},{names},deep={w:g}"] = round(score, 4)
-        if True not in best or score > best[True][0] + 1e-9:
-            best[True] = (score, C, w, scale, z, coef, intercept, names, unit)
-    use_deep = True in best and best[True][0] >= best[False][0] + settings.deep_min_gain
-    _, C, w, scale, z, coef, intercept, names, unit = best[use_deep]
-    platt = LogisticRegression(C=1.0).fit(z.reshape(-1, 1), y_val.reshape(-1))
-    a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
-    val_scores = 1 / (1 + np.exp(-(a * z + b)))
-    return _Mix(
-        C, w, scale, a, b, (coef, intercept), tried, val_scores.astype(np.float32), names, unit
-    )
-
-
-def _apply_mix(model: TagModel, mix: _Mix, tag_jobs: np.ndarray) -> None:
-    """Set the net's mix from validation's choice; `tag_jobs`: (T,) labeled jobs per tag that
-    the served model learned from (the names' evidence fades with them)."""
-    net = model.net
-    with torch.no_grad():
-        net.mix.copy_(torch.tensor([mix.a * mix.deep_weight * mix.scale, mix.a]))
-        net.offset.fill_(mix.b)
-        net.names_weight.copy_(torch.tensor(mix.names.weights) * mix.unit)
-        net.names_shrink.copy_(torch.from_numpy(shrink(tag_jobs, mix.names.pseudo_count)))
-    model.settings.wide_C = mix.C  # what an update's warm refit minimises
 
 
 def _set_wide(model: TagModel, coef: np.ndarray, intercept: np.ndarray) -> None:
@@ -494,18 +375,21 @@ def _select_and_refit(
 ) -> tuple[TagModel, dict[str, Any]]:
     """Steps 2 and 3 of train_model; returns the model to serve and its validation metrics."""
     s = model.settings
-    fit_data = model.prepare(train[labeled[fit_rows]])
-    val_data = model.prepare(train[labeled[val_rows]])
+    fit_jobs, val_jobs = train[labeled[fit_rows]], train[labeled[val_rows]]
+    fit_data, val_data = model.prepare(fit_jobs), model.prepare(val_jobs)
     y_fit, y_val = y_all[fit_rows], y_all[val_rows]
+    wide = None
+    if model.net.wide is not None:  # the SVM's C and the tag names' weights, deep path aside
+        names_val = model.name_matches(val_jobs)
+        wide = choose_wide(fit_data.wide, y_fit, val_data.wide, y_val, s, names_val)
     deep = _fit_deep(
         model, fit_data, y_fit, (val_data, y_val), s.tagger_epochs, rng, progress, "deep path"
     )
-    if model.net.wide is None:  # the seed architecture alone: the deep path's own scores
+    if wide is None:  # the seed architecture alone: the deep path's own scores
         scores = (1 / (1 + np.exp(-deep.val_logits))).astype(np.float32)
-        mix = _Mix(0.0, 1.0, 1.0, 1.0, 0.0, None, {}, scores)
+        mix = Mix(0.0, 1.0, 1.0, 1.0, 0.0, None, {}, scores)
     else:
-        names_val = model.name_matches(train[labeled[val_rows]])
-        mix = _choose_mix(fit_data.wide, y_fit, val_data.wide, y_val, deep.val_logits, s, names_val)
+        mix = choose_mix(wide, deep.val_logits, y_val, s)
         top = sorted(mix.tried.items(), key=lambda kv: -kv[1])[:5]
         log.info(
             "chose C=%g, %s, deep-path weight %g (validation, best 5 of %d: %s)",
@@ -531,19 +415,50 @@ def _select_and_refit(
     )
     if s.refit:
         thresholds, glob = model.thresholds, model.global_threshold
+        all_jobs = train[labeled]
         if mix.deep_weight > 0:  # a deep path without weight is not worth retraining
             model = new_model()
-            all_data = model.prepare(train[labeled])
+            all_data = model.prepare(all_jobs)
             refit = _fit_deep(model, all_data, y_all, None, deep.epoch, rng, progress, "refit")
             summary["refit_loss"] = refit.losses
         else:
-            all_data = model.prepare(train[labeled], fixed_codes=False)
+            all_data = model.prepare(all_jobs, fixed_codes=False)
         model.thresholds, model.global_threshold = thresholds, glob
         if model.net.wide is not None:
             _set_wide(model, *fit_wide(all_data.wide, y_all, mix.C))
+            if mix.deep_weight == 0 and s.calibration_folds >= 2:
+                _calibrate_out_of_fold(model, mix, wide, all_jobs, all_data, y_all, summary)
     elif mix.wide_fit is not None:  # no refit: the SVM validation chose, fitted on the fit rows
         _set_wide(model, *mix.wide_fit)
     if model.net.wide is not None:
-        _apply_mix(model, mix, (y_all if s.refit else y_fit).sum(0))
+        apply_mix(model, mix, (y_all if s.refit else y_fit).sum(0))
     summary["mix"] = model.net.mix.tolist() + [float(model.net.offset)]
     return model, val_metrics
+
+
+def _calibrate_out_of_fold(
+    model: TagModel,
+    mix: Mix,
+    wide: WideChoice,
+    jobs: FeatureBatch,
+    data: NetInputs,
+    y: np.ndarray,
+    summary: dict[str, Any],
+) -> None:
+    """Platt calibration and thresholds from out-of-fold scores of every labeled job.
+
+    The validation slice is a tenth of the labeled jobs: a few hundred jobs, a handful of
+    positives per tag. Refitted on every labeled job, the served SVM is calibrated instead on
+    margins of jobs it never saw (settings.calibration_folds folds, C and the names' weights as
+    validation chose them), ten times as many."""
+    s = model.settings
+    margins = out_of_fold(data.wide, y, mix.C, s.calibration_folds, s.seed)
+    if any(wide.names.weights):
+        margins = margins + wide.names.prior(model.name_matches(jobs), y.sum(0), wide.unit)
+    mix.a, mix.b = platt(margins, y)
+    scores = 1 / (1 + np.exp(-(mix.a * margins + mix.b)))
+    model.thresholds, model.global_threshold = calibrate_thresholds(
+        scores, y, s.min_calibration_positives, s.threshold_shrink
+    )
+    metrics = multilabel_metrics(y, model.decide(scores), scores)
+    summary["out_of_fold"] = {k: metrics[k] for k in ("micro_f1", "macro_f1") if k in metrics}
