@@ -41,6 +41,9 @@ def train(
         # the tag names' weights (anywhere, title, title's meaning; std of the SVM margins) and
         # the labeled jobs of a tag at which they fade to half (0: never)
         "name_weights": result.summary.get("name_weights"),
+        # micro/macro-F1 of the out-of-fold scores of every labeled job that the calibration
+        # and thresholds were chosen on (None: the validation slice chose them)
+        "out_of_fold": result.summary.get("out_of_fold"),
         "labeled_jobs": result.summary.get("labeled_jobs"),
         "unlabeled_jobs": result.summary.get("unlabeled_jobs"),
     }
@@ -58,6 +61,12 @@ def train(
             "  tag names' weights (anywhere / title / meaning) "
             + " / ".join(f"{w:g}" for w in weights)
             + (f", fading to half at {fade:g} labeled jobs" if fade else ", no fade")
+        )
+    if out["out_of_fold"]:
+        oof = out["out_of_fold"]
+        click.echo(
+            f"  calibrated on every labeled job out of fold: micro-F1 {oof['micro_f1']:.3f}, "
+            f"macro-F1 {oof['macro_f1']:.3f}"
         )
     for key in ("micro_f1", "macro_f1", "samples_f1", "precision_micro", "recall_micro"):
         if key in result.metrics:
