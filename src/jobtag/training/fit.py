@@ -204,6 +204,8 @@ def train_model(
        calibrated to probabilities there (Platt), and per-tag thresholds are chosen there.
     3. Refit (settings.refit): both paths are fitted again on every labeled job (the deep path for
        the early-stopped number of epochs, skipped when its weight is 0), keeping step 2's choices.
+       When the deep path has weight 0, the Platt calibration and the thresholds are then chosen
+       again on out-of-fold scores of every labeled job (settings.calibration_folds).
     """
     t_start = time.perf_counter()
     if len(labels) != len(train):
