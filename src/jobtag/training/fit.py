@@ -29,7 +29,6 @@ from jobtag.records import label_matrix
 from jobtag.training.epochs import ae_epoch, deep_optimizer, net_epoch
 from jobtag.training.mix import (
     Mix,
-    WideChoice,
     apply_mix,
     choose_mix,
     choose_wide,
@@ -429,7 +428,7 @@ def _select_and_refit(
         if model.net.wide is not None:
             _set_wide(model, *fit_wide(all_data.wide, y_all, mix.C))
             if mix.deep_weight == 0 and s.calibration_folds >= 2:
-                _calibrate_out_of_fold(model, mix, wide, all_jobs, all_data, y_all, summary)
+                _calibrate_out_of_fold(model, mix, all_jobs, all_data, y_all, summary)
     elif mix.wide_fit is not None:  # no refit: the SVM validation chose, fitted on the fit rows
         _set_wide(model, *mix.wide_fit)
     if model.net.wide is not None:
@@ -441,7 +440,6 @@ def _select_and_refit(
 def _calibrate_out_of_fold(
     model: TagModel,
     mix: Mix,
-    wide: WideChoice,
     jobs: FeatureBatch,
     data: NetInputs,
     y: np.ndarray,
@@ -455,8 +453,8 @@ def _calibrate_out_of_fold(
     validation chose them), ten times as many."""
     s = model.settings
     margins = out_of_fold(data.wide, y, mix.C, s.calibration_folds, s.seed)
-    if any(wide.names.weights):
-        margins = margins + wide.names.prior(model.name_matches(jobs), y.sum(0), wide.unit)
+    if any(mix.names.weights):
+        margins = margins + mix.names.prior(model.name_matches(jobs), y.sum(0), mix.unit)
     mix.a, mix.b = platt(margins, y)
     scores = 1 / (1 + np.exp(-(mix.a * margins + mix.b)))
     model.thresholds, model.global_threshold = calibrate_thresholds(
