@@ -14,10 +14,11 @@ import sqlalchemy as sa
 
 from jobtag.app import Tagger
 from jobtag.errors import LockBusy, TrainingError
+from jobtag.judging import in_judge
 from jobtag.models.checkpoint import load_model
 from jobtag.records import make_job
 from jobtag.synthetic import BoardSpec, generate_jobs
-from jobtag.updating import in_judge, judge, maybe_update, pseudo_labels, run_update, update_due
+from jobtag.updating import maybe_update, pseudo_labels, run_update, update_due
 
 from .helpers import trained_tagger
 
@@ -242,19 +243,6 @@ def test_old_versions_files_are_pruned_and_what_is_kept_still_works(tagger):
     }
     if not tagger.load_model()[0].net.uses_deep:
         assert len(inodes) == 1
-
-
-def test_paired_judgement_and_its_noise():
-    rng = np.random.default_rng(0)
-    y = rng.random((200, 5)) < 0.3
-    same = judge(y, y, y)
-    assert same.diff == 0 and same.se == 0 and same.before == 1.0
-    noisy = y ^ (rng.random(y.shape) < 0.2)
-    worse = judge(y, y, noisy)
-    assert worse.diff < -0.1 and 0 < worse.se < abs(worse.diff)
-    few = judge(y[:10], y[:10], noisy[:10])
-    assert few.se > worse.se  # ten jobs are a noisier judge than two hundred
-    assert 0.2 < np.mean([in_judge(f"job-{i}", 0.3) for i in range(5000)]) < 0.4
 
 
 def test_accurate_mode_trains_predicts_and_updates_with_embeddings(tmp_path, monkeypatch):

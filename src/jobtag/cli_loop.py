@@ -69,7 +69,7 @@ def models(ctx: click.Context, history: bool, as_json: bool) -> None:
                 f"pseudo={r.pseudo_labels}  {r.seconds:.1f}s  {r.reason}"
             )
         return
-    from jobtag.updating import compare_versions
+    from jobtag.judging import compare_versions
 
     report = compare_versions(tagger)
     if as_json:

@@ -90,7 +90,7 @@ def run_demo(
         )
         report["test"] = {k: metrics[k] for k in ("micro_f1", "macro_f1", "p_at_1")}
         from jobtag.jobfiles import read_jobs
-        from jobtag.updating import micro_f1_all_tags
+        from jobtag.judging import micro_f1_all_tags
 
         test_read = list(read_jobs(test_file, require_tags=True))
         test_batch = tagger.featurize_jobs(test_read)
