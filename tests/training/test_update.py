@@ -57,3 +57,30 @@ def test_refit_wide_path_learns_a_new_tag_and_leaves_the_deep_path(trained):
     assert after[pos].mean() - before[pos].mean() > 0.2
     assert after[pos].mean() > after[~pos].mean() + 0.2
     assert all(torch.equal(a, b) for a, b in zip(deep, model.net.deep.parameters(), strict=True))
+
+
+def test_refit_fades_the_names_evidence_by_the_jobs_each_tag_has_now(trained):
+    model = copy.deepcopy(trained)
+    model.add_tags(["newtag"])  # a new tag: its name counts in full
+    batch, labels = make_jobs(80, seed=9)
+    targets = model.targets_for(labels).astype(np.float32)
+    targets[:, 3] = targets[:, 0]
+    weights = np.ones(80, np.float32)
+    weights[:20] = 0.5  # pseudo-labels count at their weight
+    with torch.no_grad():
+        model.net.names_weight.copy_(torch.tensor([1.0, 0.5, 0.0]))
+    model.summary["name_weights"] = [1.0, 0.5, 0.0, 30.0]
+    assert float(model.net.names_shrink[3]) == 1.0
+    refit_wide_path(model, batch.bag, targets, weights, max_iter=5)
+    jobs = (targets * weights[:, None]).sum(0)
+    expected = 30.0 / (30.0 + jobs)
+    assert np.allclose(model.net.names_shrink.numpy(), expected, atol=1e-6)
+    assert float(model.net.names_shrink[3]) < 1.0
+    # a model whose names do not count keeps its shrink as it was
+    plain = copy.deepcopy(trained)
+    with torch.no_grad():
+        plain.net.names_weight.zero_()
+    kept = plain.net.names_shrink.clone()
+    plain.summary["name_weights"] = [0.0, 0.0, 0.0, 30.0]
+    refit_wide_path(plain, batch.bag, targets[:, :3], weights, max_iter=5)
+    assert torch.equal(plain.net.names_shrink, kept)

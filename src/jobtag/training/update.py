@@ -7,6 +7,7 @@ import scipy.sparse as sp
 import torch
 
 from jobtag.features.batch import FeatureBatch
+from jobtag.models.names import shrink
 from jobtag.models.tagmodel import TagModel
 from jobtag.training.epochs import ae_epoch, deep_optimizer, net_epoch
 from jobtag.training.wide import refit_wide
@@ -22,11 +23,13 @@ def fine_tune(
     lr: float | None = None,
     progress: bool = False,
     seed: int | None = None,
+    autoencoder: bool = True,
 ) -> dict[str, list[float]]:
     """Continue training from the current weights; returns the loss per epoch.
 
     `targets` (n, T) in [0, 1] (soft pseudo-labels allowed), `weights` (n,) per job. Each epoch
-    first refines the autoencoder on batch + unlabeled, then trains the tag net's deep path on the batch.
+    first refines the autoencoder on batch + unlabeled (unless `autoencoder` is False: the codes
+    stay as they are), then trains the tag net's deep path on the batch.
     """
     targets = np.asarray(targets, dtype=np.float32)
     if targets.shape != (len(batch), len(model.tags)):
@@ -42,22 +45,25 @@ def fine_tune(
     history: dict[str, list[float]] = {"ae_loss": [], "tagger_loss": []}
     max_tokens = model.feature_settings.max_tokens
     bs = model.settings.batch_size
+    data = None
     for ep in range(epochs):
-        history["ae_loss"].append(
-            ae_epoch(
-                model.ae,
-                ae_jobs.tokens,
-                ae_jobs.bag,
-                ae_opt,
-                batch_size=bs,
-                max_tokens=max_tokens,
-                rng=rng,
-                desc=f"update AE {ep + 1}/{epochs}",
-                progress=progress,
+        if autoencoder:
+            history["ae_loss"].append(
+                ae_epoch(
+                    model.ae,
+                    ae_jobs.tokens,
+                    ae_jobs.bag,
+                    ae_opt,
+                    batch_size=bs,
+                    max_tokens=max_tokens,
+                    rng=rng,
+                    desc=f"update AE {ep + 1}/{epochs}",
+                    progress=progress,
+                )
             )
-        )
         with model.net.deep_alone():  # the deep path learns alone, as in the first fit
-            data = model.prepare(batch, fixed_codes=not model.trainable_encoder)
+            if data is None or autoencoder:  # the codes move with the autoencoder
+                data = model.prepare(batch, fixed_codes=not model.trainable_encoder)
             loss = net_epoch(
                 model.net,
                 enc,
@@ -86,7 +92,11 @@ def refit_wide_path(
 ) -> None:
     """Refit the wide path of `model` in place, warm-started, on raw hashed bags (n, n_features)
     and, in the accurate mode, their (n, d) sentence embeddings, (n, T) targets and (n,)
-    weights, with the C its first fit chose (jobtag.training.wide)."""
+    weights, with the C its first fit chose (jobtag.training.wide).
+
+    The tag names' evidence fades again by the jobs each tag has now (as the first fit set it:
+    `models.names.shrink`, each job counted at its weight), so a tag that an update added starts
+    on its name and leans on its own jobs as they come."""
     if embedding is None:
         embedding = np.zeros((bag.shape[0], 0), np.float32)
     refit_wide(
@@ -98,3 +108,17 @@ def refit_wide_path(
         C=model.settings.wide_C,
         max_iter=max_iter,
     )
+    pseudo_count = name_pseudo_count(model)
+    if pseudo_count is not None:
+        tag_jobs = (np.asarray(targets, np.float64) * np.asarray(weights)[:, None]).sum(0)
+        with torch.no_grad():
+            model.net.names_shrink.copy_(torch.from_numpy(shrink(tag_jobs, pseudo_count)))
+
+
+def name_pseudo_count(model: TagModel) -> float | None:
+    """The names' fading pseudo-count the first fit chose, or None when the names do not count
+    (or the model predates the record of it)."""
+    chosen = model.summary.get("name_weights")
+    if not model.net.uses_names or not isinstance(chosen, list) or not chosen:
+        return None
+    return float(chosen[-1])
