@@ -130,6 +130,7 @@ def run_set(name: str, data: Path, out: dict, quick: bool) -> None:
               "a_median_frac": float(np.median(times_a)) / full_s,
               "b_update_frac": max(times_b) / full_s,
               "a_promoted": promoted_a, "b_promoted": promoted_b,
+              "a_update_seconds": times_a, "b_update_seconds": times_b,
               "b_min": min(curve_b), "b_gain": curve_b[-1] - f_start}  # fmt: skip
 
     hidden = HIDDEN_TAG.get(name)

@@ -48,10 +48,8 @@ def test_import_stats_train_predict_evaluate(env):
     assert out["deep_weight"] in TrainSettings().deep_weights and out["wide_C"] > 0
     assert len(out["name_weights"]) == 4 and out["name_weights"][0] in TrainSettings().name_weights
     assert out["labeled_jobs"] > 0 and {"micro_f1", "macro_f1"} <= set(out["validation"])
-    if out["deep_weight"] == 0:  # calibrated on every labeled job, out of fold
-        assert 0 < out["out_of_fold"]["micro_f1"] <= 1
-    else:
-        assert out["out_of_fold"] is None
+    # both paths weighed and calibrated on every labeled job, out of fold
+    assert 0 < out["out_of_fold"]["micro_f1"] <= 1
 
     pred = json.loads(
         run(env, "predict", "--title", "Python Developer", "--description", "django api",

@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
+import torch
 
 from jobtag.app import Tagger
 from jobtag.errors import LockBusy, TrainingError
@@ -127,14 +129,15 @@ def test_pseudo_label_gate():
 @pytest.mark.slow
 def test_killed_update_leaves_the_current_model_serving(tagger, tmp_path):
     # a deep path with weight makes the update long enough to kill (50 epochs of fine-tuning)
-    tagger.settings.train.deep_min_gain = -1.0
+    tagger.settings.train.deep_min_gain_out_of_fold = -1.0
     tagger.train(progress=False)
     assert tagger.load_model()[0].net.uses_deep
     _stream(tagger, 60, seed=16, start=70_000, correct=20)
     active = tagger.store.active_model().version
     s = tagger.settings
     env = {**os.environ, "JOBTAG_HOME": str(s.home), "JOBTAG_FEATURES__N_FEATURES": "4096",
-           "JOBTAG_FEATURES__MAX_TOKENS": "64", "JOBTAG_UPDATE__EPOCHS": "50"}  # fmt: skip
+           "JOBTAG_FEATURES__MAX_TOKENS": "64", "JOBTAG_UPDATE__EPOCHS": "50",
+           "JOBTAG_UPDATE__FINE_TUNE_DEEP": "true"}  # fmt: skip
     runs = sa.table("update_runs", sa.column("status"))
     engine = sa.create_engine(s.database_url)
 
@@ -283,3 +286,24 @@ def test_accurate_mode_trains_predicts_and_updates_with_embeddings(tmp_path, mon
     want = "features.embedder=fake, current settings say none"
     with Tagger(tiny_settings(tmp_path / "home")) as plain, pytest.raises(ModelError, match=want):
         plain.load_model()
+
+
+def test_an_update_leaves_a_weighted_deep_path_as_it_is_unless_told_to_fine_tune_it(tagger):
+    tagger.settings.train.deep_min_gain_out_of_fold = -1.0  # the deep path counts
+    tagger.train(progress=False)
+    base = tagger.load_model()[0]
+    assert base.net.uses_deep
+    _stream(tagger, 100, seed=21, start=80_000, correct=30)
+
+    def deep_changed(result) -> bool:
+        model = load_model(Path(tagger.store.get_model(result.new_version).path))
+        pairs = zip(base.net.deep.parameters(), model.net.deep.parameters(), strict=True)
+        return not all(torch.equal(a, b) for a, b in pairs)
+
+    first = run_update(tagger)  # default: the wide path refits, the deep path stays
+    assert first.replay == 0 and not deep_changed(first)
+    tagger.settings.update.fine_tune_deep = True
+    base = tagger.load_model(reload=True)[0]
+    _stream(tagger, 100, seed=22, start=81_000, correct=30)
+    second = run_update(tagger)
+    assert second.replay > 0 and deep_changed(second)

@@ -100,6 +100,11 @@ class TrainSettings:
     # weights of the deep path beside the wide one tried on validation (units: std ratio)
     deep_weights: Floats = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
     deep_min_gain: float = 0.01  # validation gain (mean of micro and macro F1) a deep weight needs
+    # with calibration_folds: the deep path is cross-fitted too (on the same folds) and its
+    # weight is chosen on the out-of-fold scores of every labeled job instead of the slice, where
+    # it needs this gain (ten times the jobs: far less noise than the slice's)
+    deep_cross_fit: bool = True
+    deep_min_gain_out_of_fold: float = 0.0
     # the tag names' evidence (models/names.py) beside the paths, chosen on validation:
     # its weight when a job has the name's words anywhere, and more when in the title, and
     # (accurate mode) when the title is close to the name in meaning (units: std of the wide
@@ -128,6 +133,10 @@ class UpdateSettings:
     correction_boost_max: int = 5  # a correction is shown up to this many times per epoch ...
     replay_per_correction: int = 20  # ... while the replay has this many jobs per correction
     epochs: int = 2
+    # when the deep path counts in the served model: an update fine-tunes it (on the new jobs +
+    # the replay), and the autoencoder under it too (its codes move, so the deep path follows)
+    fine_tune_deep: bool = False
+    fine_tune_autoencoder: bool = True
     judge_fraction: float = 0.3  # share of the labeled jobs new to the model that judge an update
     promote_tolerance: float = 0.0  # old tags' micro-F1 on the judge jobs may drop this much ...
     promote_z: float = 1.0  # ... plus this many standard errors of the paired difference

@@ -280,9 +280,14 @@ def _fine_tune_deep(
             tagger.featurize_jobs(jobs),
             label_matrix(labels, candidate.tags).astype(np.float32),
             np.asarray(weights, dtype=np.float32),
-            unlabeled=tagger.featurize_jobs(ev.unlabeled) if ev.unlabeled else None,
+            unlabeled=(
+                tagger.featurize_jobs(ev.unlabeled)
+                if ev.unlabeled and cfg.fine_tune_autoencoder
+                else None
+            ),
             epochs=cfg.epochs,
             progress=progress,
+            autoencoder=cfg.fine_tune_autoencoder,
         )
     return replay
 
@@ -330,8 +335,10 @@ def _update(tagger: Tagger, current: Any, base_version: int, progress: bool) -> 
     ev = _gather(tagger, current, base_version)
     candidate, new_tags = _candidate(current, ev)
     replay: list[Job] = []
-    if current.net.uses_deep:  # the deep path counts in the served model: it learns too
+    if current.net.uses_deep and cfg.fine_tune_deep:  # the deep path counts: it learns too
         replay = _fine_tune_deep(tagger, candidate, ev, rng, progress)
+    elif current.net.uses_deep:
+        log.info("update.fine_tune_deep is off: only the wide path learns")
     else:
         log.info("the deep path has no weight in the served model: only the wide path learns")
     wide = candidate.net.uses_wide

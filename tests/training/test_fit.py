@@ -54,7 +54,6 @@ def test_too_few_labeled_jobs():
 def test_calibration_and_thresholds_come_from_every_labeled_job_out_of_fold():
     batch, labels = make_jobs(120, seed=8)
     model = train_model(batch, labels, settings(), FS, progress=False)
-    assert model.summary["deep_weight"] == 0.0  # (so the out-of-fold calibration applies)
     oof = model.summary["out_of_fold"]
     assert 0.5 < oof["micro_f1"] <= 1 and 0 < oof["macro_f1"] <= 1
     slice_only = train_model(batch, labels, settings(calibration_folds=0), FS, progress=False)
@@ -62,8 +61,32 @@ def test_calibration_and_thresholds_come_from_every_labeled_job_out_of_fold():
     # the same SVM, calibrated on 120 jobs instead of 12: another Platt fit
     assert slice_only.summary["wide_C"] == model.summary["wide_C"]
     assert slice_only.net.mix.tolist() != model.net.mix.tolist()
-    deep_counts = train_model(batch, labels, settings(deep_min_gain=-1.0), FS, progress=False)
-    assert deep_counts.summary["deep_weight"] > 0 and "out_of_fold" not in deep_counts.summary
+
+
+def test_the_deep_path_is_cross_fitted_and_weighed_on_every_labeled_job():
+    batch, labels = make_jobs(120, seed=8)
+    model = train_model(batch, labels, settings(), FS, progress=False)
+    tried = model.summary["out_of_fold_deep"]  # the mix's score out of fold, per deep weight
+    assert set(tried) == {f"{w:g}" for w in model.settings.deep_weights}
+    best = max((w for w in tried if float(w) > 0), key=tried.get)
+    chosen = float(best) if tried[best] > tried["0"] else 0.0
+    assert model.summary["deep_weight"] == chosen
+    assert model.net.uses_deep == (chosen > 0)
+    # a deep path that must count: cross-fitted, weighed, refitted on all, served
+    forced = train_model(
+        batch, labels, settings(deep_min_gain_out_of_fold=-1.0), FS, progress=False
+    )
+    assert forced.summary["deep_weight"] > 0 and forced.net.uses_deep
+    assert len(forced.summary["refit_loss"]) == forced.summary["best_epoch"]
+    scores = forced.scores(batch)
+    assert scores.shape == (120, len(forced.tags)) and np.isfinite(scores).all()
+    with forced.net.deep_alone():  # the deep path moves the served scores
+        deep_only = forced.scores(batch)
+    assert not np.allclose(deep_only, scores)
+    # without cross-fitting, out-of-fold calibration of the wide path alone (weight 0)
+    wide = train_model(batch, labels, settings(deep_cross_fit=False), FS, progress=False)
+    assert "out_of_fold_deep" not in wide.summary and wide.summary["deep_weight"] == 0.0
+    assert "out_of_fold" in wide.summary
 
 
 def test_progress_bar_goes_to_stderr(capsys):
@@ -123,10 +146,16 @@ def evaluate(model, batch, y) -> dict:
 
 def test_deep_path_must_beat_the_wide_one_by_the_min_gain():
     batch, labels = make_jobs(80, seed=9)
-    never = train_model(batch, labels, settings(deep_min_gain=1.0), FS, progress=False)
-    assert never.summary["deep_weight"] == 0.0 and not never.net.uses_deep
-    always = train_model(batch, labels, settings(deep_min_gain=-1.0), FS, progress=False)
-    assert always.summary["deep_weight"] > 0 and always.net.uses_deep
+    for gain in ("deep_min_gain", "deep_min_gain_out_of_fold"):  # the slice's, out of fold
+        folds = 0 if gain == "deep_min_gain" else 5
+        never = train_model(
+            batch, labels, settings(calibration_folds=folds, **{gain: 1.0}), FS, progress=False
+        )
+        assert never.summary["deep_weight"] == 0.0 and not never.net.uses_deep
+        always = train_model(
+            batch, labels, settings(calibration_folds=folds, **{gain: -1.0}), FS, progress=False
+        )
+        assert always.summary["deep_weight"] > 0 and always.net.uses_deep
 
 
 def _with_embedding(batch, labels, seed: int = 0, dim: int = 8):

@@ -7,7 +7,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,14 +18,14 @@ from jobtag.evaluation.metrics import multilabel_metrics
 from jobtag.features.batch import FeatureBatch
 from jobtag.features.scaling import NumericScaler
 from jobtag.models.autoencoder import AutoencoderConfig, ConvAutoencoder, reconstruction_recall
-from jobtag.models.forward import NetInputs, net_scores
 from jobtag.models.inputs import BagWeighting, padded
 from jobtag.models.tagmodel import TagModel
 from jobtag.models.tagnet import TagNet, TagNetConfig
 from jobtag.models.threads import torch_threads
 from jobtag.models.thresholds import calibrate_thresholds
 from jobtag.records import label_matrix
-from jobtag.training.epochs import ae_epoch, deep_optimizer, net_epoch
+from jobtag.training.deep import cross_fit_deep, fit_deep
+from jobtag.training.epochs import ae_epoch
 from jobtag.training.mix import (
     Mix,
     apply_mix,
@@ -41,11 +40,6 @@ from jobtag.training.wide import fit_wide
 log = logging.getLogger(__name__)
 
 MIN_LABELED_JOBS = 10
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p) - np.log1p(-p)
 
 
 def _pretrain_autoencoder(
@@ -97,71 +91,6 @@ def _pretrain_autoencoder(
     return ae, {"loss": losses, "seconds": time.perf_counter() - t0, **quality}
 
 
-@dataclass
-class _Deep:
-    """The deep path's training outcome on the fitting rows."""
-
-    epoch: int  # the early-stopped epoch (all epochs when there was no validation)
-    losses: list[float]
-    curve: list[float]  # validation score per epoch
-    val_logits: np.ndarray | None  # (n_val, T) logits of the deep path alone at `epoch`
-
-
-def _fit_deep(
-    model: TagModel,
-    data: NetInputs,
-    y: np.ndarray,
-    val: tuple[NetInputs, np.ndarray] | None,
-    epochs: int,
-    rng: np.random.Generator,
-    progress: bool,
-    label: str,
-) -> _Deep:
-    """Train the deep path alone (code + numeric -> 5 hidden layers), early-stopped on `val`."""
-    s, fs = model.settings, model.feature_settings
-    enc = model.ae.encoder if model.trainable_encoder else None
-    opt = deep_optimizer(model)
-    weights = np.ones(len(data), np.float32)
-    best: tuple[float, int, Any, np.ndarray | None] = (-1.0, epochs, None, None)
-    losses: list[float] = []
-    curve: list[float] = []
-    with model.net.deep_alone():
-        for ep in range(epochs):
-            losses.append(
-                net_epoch(
-                    model.net,
-                    enc,
-                    data,
-                    y,
-                    weights,
-                    model.pos_weight,
-                    opt,
-                    batch_size=s.batch_size,
-                    max_tokens=fs.max_tokens,
-                    rng=rng,
-                    desc=f"{label} {ep + 1}/{epochs}",
-                    progress=progress,
-                )
-            )
-            if val is None:
-                continue
-            vs = net_scores(model.net, enc, val[0], fs.max_tokens)
-            curve.append(val_score(vs, val[1]))
-            log.info(
-                "%s epoch %d: loss %.4f, validation %.4f", label, ep + 1, losses[-1], curve[-1]
-            )
-            if curve[-1] > best[0] + 1e-4:
-                state = copy.deepcopy((model.net.state_dict(), enc.state_dict() if enc else None))
-                best = (curve[-1], ep + 1, state, _logit(vs))
-            elif ep + 1 - best[1] >= s.patience:
-                break
-    if best[2] is not None:
-        model.net.load_state_dict(best[2][0])
-        if enc is not None:
-            enc.load_state_dict(best[2][1])
-    return _Deep(best[1], losses, curve, best[3])
-
-
 def _set_wide(model: TagModel, coef: np.ndarray, intercept: np.ndarray) -> None:
     with torch.no_grad():
         model.net.wide.weight.copy_(torch.from_numpy(coef))
@@ -201,10 +130,12 @@ def train_model(
        linear SVM on the TF-IDF bag) is fitted for each C of settings.wide_C_grid; the C and the
        deep path's weight beside it (settings.deep_weights) are chosen on validation, the sum is
        calibrated to probabilities there (Platt), and per-tag thresholds are chosen there.
-    3. Refit (settings.refit): both paths are fitted again on every labeled job (the deep path for
-       the early-stopped number of epochs, skipped when its weight is 0), keeping step 2's choices.
-       When the deep path has weight 0, the Platt calibration and the thresholds are then chosen
-       again on out-of-fold scores of every labeled job (settings.calibration_folds).
+    3. Refit (settings.refit): with settings.calibration_folds, every labeled job is first scored
+       out of fold by both paths (an SVM and a deep path, for the early-stopped number of epochs,
+       fitted on the other folds); the deep path's weight, the Platt calibration and the
+       thresholds are chosen again on those scores (ten times the slice's jobs). Then both paths
+       are fitted again on every labeled job (the deep path skipped when its weight is 0),
+       keeping C and the names' weights from step 2.
     """
     t_start = time.perf_counter()
     if len(labels) != len(train):
@@ -355,7 +286,7 @@ def _fit_without_validation(
     """Too few labeled jobs to validate on: the deep path trains, the SVM alone decides."""
     s = model.settings
     data = model.prepare(jobs)
-    deep = _fit_deep(model, data, y, None, s.tagger_epochs, rng, progress, "deep")
+    deep = fit_deep(model, data, y, None, s.tagger_epochs, rng, progress, "deep")
     if model.net.wide is not None:
         _set_wide(model, *fit_wide(data.wide, y, s.wide_C))
         model.net.mix.copy_(torch.tensor([0.0, 1.0]))  # an SVM alone: margin 0 = score 0.5
@@ -383,7 +314,7 @@ def _select_and_refit(
     if model.net.wide is not None:  # the SVM's C and the tag names' weights, deep path aside
         names_val = model.name_matches(val_jobs)
         wide = choose_wide(fit_data.wide, y_fit, val_data.wide, y_val, s, names_val)
-    deep = _fit_deep(
+    deep = fit_deep(
         model, fit_data, y_fit, (val_data, y_val), s.tagger_epochs, rng, progress, "deep path"
     )
     if wide is None:  # the seed architecture alone: the deep path's own scores
@@ -415,20 +346,22 @@ def _select_and_refit(
         deep_only_val_score=max(deep.curve, default=None),
     )
     if s.refit:
-        thresholds, glob = model.thresholds, model.global_threshold
         all_jobs = train[labeled]
+        if model.net.wide is not None and s.calibration_folds >= 2:
+            return _refit_out_of_fold(
+                model, new_model, mix, deep.epoch, all_jobs, y_all, rng, progress, summary
+            ), val_metrics
+        thresholds, glob = model.thresholds, model.global_threshold
         if mix.deep_weight > 0:  # a deep path without weight is not worth retraining
             model = new_model()
             all_data = model.prepare(all_jobs)
-            refit = _fit_deep(model, all_data, y_all, None, deep.epoch, rng, progress, "refit")
+            refit = fit_deep(model, all_data, y_all, None, deep.epoch, rng, progress, "refit")
             summary["refit_loss"] = refit.losses
         else:
             all_data = model.prepare(all_jobs, fixed_codes=False)
         model.thresholds, model.global_threshold = thresholds, glob
         if model.net.wide is not None:
             _set_wide(model, *fit_wide(all_data.wide, y_all, mix.C))
-            if mix.deep_weight == 0 and s.calibration_folds >= 2:
-                _calibrate_out_of_fold(model, mix, all_jobs, all_data, y_all, summary)
     elif mix.wide_fit is not None:  # no refit: the SVM validation chose, fitted on the fit rows
         _set_wide(model, *mix.wide_fit)
     if model.net.wide is not None:
@@ -437,28 +370,60 @@ def _select_and_refit(
     return model, val_metrics
 
 
-def _calibrate_out_of_fold(
+def _refit_out_of_fold(
     model: TagModel,
+    new_model: Any,
     mix: Mix,
+    deep_epochs: int,
     jobs: FeatureBatch,
-    data: NetInputs,
     y: np.ndarray,
+    rng: np.random.Generator,
+    progress: bool,
     summary: dict[str, Any],
-) -> None:
-    """Platt calibration and thresholds from out-of-fold scores of every labeled job.
+) -> TagModel:
+    """Step 3 with settings.calibration_folds: every labeled job scored out of fold, then the
+    deep path's weight, the Platt calibration and the thresholds chosen on those scores, then
+    both paths refitted on every labeled job.
 
     The validation slice is a tenth of the labeled jobs: a few hundred jobs, a handful of
-    positives per tag. Refitted on every labeled job, the served SVM is calibrated instead on
-    margins of jobs it never saw (settings.calibration_folds folds, C and the names' weights as
-    validation chose them), ten times as many."""
+    positives per tag. Here each job's scores come from an SVM and a deep path (C, the names'
+    weights and the deep path's epochs as validation chose them) that never saw it: ten times
+    as many jobs to choose on."""
     s = model.settings
+    cross = s.deep_cross_fit and any(w > 0 for w in s.deep_weights)
+    data = new_model().prepare(jobs) if cross else model.prepare(jobs, fixed_codes=False)
     margins = out_of_fold(data.wide, y, mix.C, s.calibration_folds, s.seed)
     if any(mix.names.weights):
         margins = margins + mix.names.prior(model.name_matches(jobs), y.sum(0), mix.unit)
-    mix.a, mix.b = platt(margins, y)
-    scores = 1 / (1 + np.exp(-(mix.a * margins + mix.b)))
+    z, weight, scale = margins, 0.0, 0.0
+    if cross:
+        deep = cross_fit_deep(
+            new_model, data, y, deep_epochs, s.calibration_folds, s.seed, rng, progress
+        )
+        scale = float(margins.std() / max(deep.std(), 1e-6))
+        base = val_score(margins, y)
+        tried = {0.0: base}
+        for w in sorted(set(s.deep_weights) - {0.0}):
+            tried[w] = val_score(margins + w * scale * deep, y)
+        best = max((w for w in tried if w > 0), key=lambda w: tried[w])
+        if tried[best] > base + s.deep_min_gain_out_of_fold:
+            weight, z = best, margins + best * scale * deep
+        summary["out_of_fold_deep"] = {f"{w:g}": round(v, 4) for w, v in tried.items()}
+        log.info("deep-path weight %g out of fold (%s)", weight, summary["out_of_fold_deep"])
+    mix.deep_weight, mix.scale = weight, scale
+    mix.a, mix.b = platt(z, y)
+    scores = 1 / (1 + np.exp(-(mix.a * z + mix.b)))
+    if weight > 0:
+        model = new_model()
+        refit = fit_deep(model, data, y, None, deep_epochs, rng, progress, "refit")
+        summary["refit_loss"] = refit.losses
     model.thresholds, model.global_threshold = calibrate_thresholds(
         scores, y, s.min_calibration_positives, s.threshold_shrink
     )
+    _set_wide(model, *fit_wide(data.wide, y, mix.C))
     metrics = multilabel_metrics(y, model.decide(scores), scores)
     summary["out_of_fold"] = {k: metrics[k] for k in ("micro_f1", "macro_f1") if k in metrics}
+    summary["deep_weight"] = weight
+    apply_mix(model, mix, y.sum(0))
+    summary["mix"] = model.net.mix.tolist() + [float(model.net.offset)]
+    return model
