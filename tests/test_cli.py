@@ -46,6 +46,12 @@ def test_import_stats_train_predict_evaluate(env):
     out = json.loads(run(env, "train", "--json").stdout)
     assert out["version"] == 1
     assert out["deep_weight"] in TrainSettings().deep_weights and out["wide_C"] > 0
+    tried = out["deep_weights_out_of_fold"]  # every deep weight's out-of-fold score
+    assert set(tried) == {f"{w:g}" for w in TrainSettings().deep_weights}
+    if out["deep_weight"] > 0:  # (scores rounded to 4 decimals)
+        assert tried[f"{out['deep_weight']:g}"] >= tried["0"]
+    else:
+        assert max(tried.values()) <= tried["0"]
     assert len(out["name_weights"]) == 4 and out["name_weights"][0] in TrainSettings().name_weights
     assert out["labeled_jobs"] > 0 and {"micro_f1", "macro_f1"} <= set(out["validation"])
     # both paths weighed and calibrated on every labeled job, out of fold

@@ -35,9 +35,12 @@ def train(
         "seconds": round(result.seconds, 1),
         "validation": result.metrics,
         # how the served model scores: the seed's deep path's weight beside the wide SVM
-        # (0 = not used), the SVM's C, both chosen on the validation slice
+        # (0 = not used; chosen on out-of-fold scores of every labeled job) and the SVM's C
+        # (chosen on the validation slice)
         "deep_weight": result.summary.get("deep_weight"),
         "wide_C": result.summary.get("wide_C"),
+        # the out-of-fold score (mean of micro- and macro-F1) of each deep weight tried
+        "deep_weights_out_of_fold": result.summary.get("out_of_fold_deep"),
         # the tag names' weights (anywhere, title, title's meaning; std of the SVM margins) and
         # the labeled jobs of a tag at which they fade to half (0: never)
         "name_weights": result.summary.get("name_weights"),

@@ -85,8 +85,8 @@ class TrainSettings:
     # pull per-tag thresholds toward the global one (pseudo-count of positives; 30 with the
     # out-of-fold calibration's ten times as many positives as the validation slice's)
     threshold_shrink: float = 30.0
-    # calibration and thresholds from out-of-fold scores of every labeled job (this many folds)
-    # instead of the validation slice alone; 0 = the slice (always so when the deep path counts)
+    # the deep path's weight (see deep_cross_fit), calibration and thresholds from out-of-fold
+    # scores of every labeled job (this many folds) instead of the validation slice; 0 = the slice
     calibration_folds: int = 5
     min_one_tag: bool = True  # a job whose scores pass no threshold gets its top tag
     ae_embed_dim: int = 64

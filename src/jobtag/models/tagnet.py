@@ -32,8 +32,9 @@ class TagNet(nn.Module):
     linear SVM's margins on the bag — plus the tag names' evidence (`name_prior`, from
     models/names.py). logits = mix[0] * deep + mix[1] * (wide + prior) + offset, where mix,
     offset and the prior's weights are buffers set by training: the paths are fitted apart,
-    their relative weights are chosen on validation jobs and the sum is calibrated to log-odds
-    there (Platt scaling).
+    their relative weights are chosen on jobs they did not train on (out-of-fold scores of
+    every labeled job, or a validation slice) and the sum is calibrated to log-odds there (Platt
+    scaling).
     """
 
     def __init__(self, cfg: TagNetConfig) -> None:
