@@ -89,6 +89,23 @@ def test_the_deep_path_is_cross_fitted_and_weighed_on_every_labeled_job():
     assert "out_of_fold" in wide.summary
 
 
+def test_a_fine_tuned_encoder_is_cross_fitted_and_served_with_its_own_codes():
+    batch, labels = make_jobs(80, seed=9)
+    over = dict(finetune_encoder=True, deep_min_gain_out_of_fold=-1.0, tagger_epochs=2)
+    model = train_model(batch, labels, settings(**over), FS, progress=False)
+    assert model.summary["deep_weight"] > 0 and model.net.uses_deep
+    assert set(model.summary["out_of_fold_deep"]) == {f"{w:g}" for w in model.settings.deep_weights}
+    fixed = train_model(
+        batch, labels, settings(deep_min_gain_out_of_fold=-1.0, tagger_epochs=2), FS, progress=False
+    )
+    tuned = model.ae.encoder.state_dict()
+    assert any(  # the served encoder is the one fine-tuned with the deep path
+        not np.allclose(tuned[k].numpy(), v.numpy())
+        for k, v in fixed.ae.encoder.state_dict().items()
+    )
+    assert np.isfinite(model.scores(batch)).all()
+
+
 def test_progress_bar_goes_to_stderr(capsys):
     batch, labels = make_jobs(40, seed=6)
     train_model(batch, labels, settings(), FS, progress=True)

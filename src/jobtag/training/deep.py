@@ -117,9 +117,8 @@ def cross_fit_deep(
         held, kept = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
         model = new_model()
         fit_deep(model, rows(data, kept), y[kept], None, epochs, rng, progress, f"fold {k + 1}")
+        enc = model.ae.encoder if model.trainable_encoder else None  # fine-tuned with it
         with model.net.deep_alone():
-            scores = net_scores(
-                model.net, None, rows(data, held), model.feature_settings.max_tokens
-            )
+            scores = net_scores(model.net, enc, rows(data, held), model.feature_settings.max_tokens)
         out[held] = logit(scores)
     return out

@@ -29,11 +29,13 @@ from jobtag.training.epochs import ae_epoch
 from jobtag.training.mix import (
     Mix,
     apply_mix,
+    best_weight,
     choose_mix,
     choose_wide,
     out_of_fold,
     platt,
     val_score,
+    weigh_deep,
 )
 from jobtag.training.wide import fit_wide
 
@@ -402,11 +404,10 @@ def _refit_out_of_fold(
         )
         scale = float(margins.std() / max(deep.std(), 1e-6))
         base = val_score(margins, y)
-        tried = {0.0: base}
-        for w in sorted(set(s.deep_weights) - {0.0}):
-            tried[w] = val_score(margins + w * scale * deep, y)
-        best = max((w for w in tried if w > 0), key=lambda w: tried[w])
-        if tried[best] > base + s.deep_min_gain_out_of_fold:
+        scores = weigh_deep(margins, deep, scale, s.deep_weights, y)
+        tried = {0.0: base, **scores}
+        best = best_weight(scores)
+        if best is not None and scores[best] > base + s.deep_min_gain_out_of_fold:
             weight, z = best, margins + best * scale * deep
         summary["out_of_fold_deep"] = {f"{w:g}": round(v, 4) for w, v in tried.items()}
         log.info("deep-path weight %g out of fold (%s)", weight, summary["out_of_fold_deep"])

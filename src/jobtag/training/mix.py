@@ -142,6 +142,18 @@ class Mix:
     unit: float = 0.0  # std(wide margins) on validation: the names' weights' unit
 
 
+def weigh_deep(
+    margins: np.ndarray, deep: np.ndarray, scale: float, weights: Any, y: np.ndarray
+) -> dict[float, float]:
+    """val_score of margins + w * scale * deep for each non-zero weight w, ascending."""
+    return {w: val_score(margins + w * scale * deep, y) for w in sorted(set(weights) - {0.0})}
+
+
+def best_weight(scores: dict[float, float]) -> float | None:
+    """The weight of the best score (the smallest weight among equals); None when none."""
+    return max(scores, key=lambda w: scores[w]) if scores else None
+
+
 def choose_mix(
     wide: WideChoice, deep_val: np.ndarray | None, y_val: np.ndarray, settings: TrainSettings
 ) -> Mix:
@@ -151,17 +163,15 @@ def choose_mix(
     least settings.deep_min_gain (a validation slice of a few hundred jobs is noisy: measured on
     80/20 splits of train, a weight chosen on noise cost more than it gained)."""
     tried = dict(wide.tried)
-    scale = float(wide.unit / max(deep_val.std(), 1e-6)) if deep_val is not None else 0.0
-    best_w, best_score, z = 0.0, wide.score, wide.margins
-    deep_best: tuple[float, float, np.ndarray] | None = None
-    for w in sorted(set(settings.deep_weights) - {0.0}) if deep_val is not None else ():
-        zw = wide.margins + w * scale * deep_val
-        score = val_score(zw, y_val)
-        tried[f"C={wide.C:g},{wide.names},deep={w:g}"] = round(score, 4)
-        if deep_best is None or score > deep_best[1] + 1e-9:
-            deep_best = (w, score, zw)
-    if deep_best is not None and deep_best[1] >= wide.score + settings.deep_min_gain:
-        best_w, best_score, z = deep_best
+    best_w, z, scale = 0.0, wide.margins, 0.0
+    if deep_val is not None:
+        scale = float(wide.unit / max(deep_val.std(), 1e-6))
+        scores = weigh_deep(wide.margins, deep_val, scale, settings.deep_weights, y_val)
+        for w, score in scores.items():
+            tried[f"C={wide.C:g},{wide.names},deep={w:g}"] = round(score, 4)
+        w = best_weight(scores)
+        if w is not None and scores[w] >= wide.score + settings.deep_min_gain:
+            best_w, z = w, wide.margins + w * scale * deep_val
     a, b = platt(z, y_val)
     val_scores = 1 / (1 + np.exp(-(a * z + b)))
     return Mix(
