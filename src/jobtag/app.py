@@ -147,11 +147,8 @@ class Tagger:
             from jobtag.errors import TrainingError
 
             raise TrainingError("the store has no labeled jobs: import jobs with tags first")
-        if self.settings.features.embedder != "none":
-            log.info(
-                "accurate mode: jobs without cached features are embedded with %s (slow)",
-                self.settings.features.embedder,
-            )
+        if self.settings.features.embedder == "minilm":
+            log.info("accurate mode: jobs without cached features are embedded with MiniLM (slow)")
         train_batch = self.featurize_jobs(labeled, progress)
         unl_batch = self._featurize_unlabeled(unlabeled, progress) if unlabeled else None
         model = train_model(

@@ -25,7 +25,9 @@ JOBS = [
 
 def test_none_is_no_embedder_and_unknown_names_are_config_errors():
     assert embedding.get_embedder("none") is None
-    with pytest.raises(ConfigError, match="features.embedder must be one of none, minilm"):
+    with pytest.raises(
+        ConfigError, match="features.embedder must be one of none, minilm, minilm-static"
+    ):
         embedding.get_embedder("bert")
 
 
@@ -131,3 +133,94 @@ def test_without_embedder_keeps_the_rest_and_the_cache(monkeypatch):
     )
     assert plain.transform(JOBS).embedding.shape == (3, 0)
     assert plain.without_embedder() is plain
+
+
+class _Pieces:
+    """A word-piece tokenizer of four pieces: [CLS]=0, [SEP]=1, python=2, sales=3."""
+
+    vocab_size = 4
+    all_special_ids = [0, 1]
+    cls_token_id, sep_token_id = 0, 1
+    ids = {"python": 2, "sales": 3}
+
+    def __call__(self, texts, add_special_tokens, truncation, max_length):
+        assert not add_special_tokens and truncation
+        return {"input_ids": [[self.ids[w] for w in t.split() if w in self.ids] for t in texts]}
+
+
+class _FakeMiniLM:
+    tokenizer = _Pieces()
+
+
+TABLE = np.array(
+    [[9, 9, *[0] * 382], [9, 9, *[0] * 382], [1, 0, *[0] * 382], [0, 1, *[0] * 382]], np.float32
+)
+
+
+def _static(monkeypatch, tmp_path, calls):
+    monkeypatch.setattr(embedding, "load_minilm", lambda name: _FakeMiniLM())
+    monkeypatch.setattr(embedding, "load_tokenizer", lambda name: _Pieces())
+
+    def distill(model):
+        calls.append(model)
+        return TABLE.copy()
+
+    monkeypatch.setattr(embedding, "distill_pieces", distill)
+    return embedding.MiniLMStaticEmbedder(folder=tmp_path)
+
+
+def test_static_pieces_are_distilled_once_kept_in_a_file_and_mean_pooled(monkeypatch, tmp_path):
+    calls: list = []
+    e = _static(monkeypatch, tmp_path, calls)
+    v = e.embed(["python python sales", "sales", "nothing known here", ""])
+    assert v.shape == (4, 384) and v.dtype == np.float32
+    assert np.allclose(v[0, :2], np.array([2, 1]) / np.sqrt(5))  # the pieces' mean, unit length
+    assert np.allclose(v[1, :2], [0, 1]) and not v[2].any() and not v[3].any()
+    assert len(calls) == 1 and e.path.parent == tmp_path and e.path.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # written atomically
+    again = _static(monkeypatch, tmp_path, calls).embed(["sales python"])
+    assert len(calls) == 1 and np.allclose(again[0, :2], np.array([1, 1]) / np.sqrt(2))
+    assert embedding.MiniLMStaticEmbedder().embed([]).shape == (0, 384)  # no model loaded
+
+
+@pytest.mark.parametrize("damage", [b"not a numpy file", "wrong shape", "nan"])
+def test_a_corrupt_static_vectors_file_is_distilled_again(monkeypatch, tmp_path, caplog, damage):
+    calls: list = []
+    e = _static(monkeypatch, tmp_path, calls)
+    if damage == "wrong shape":
+        np.save(e.path, np.ones((3, 384), np.float32))
+    elif damage == "nan":
+        np.save(e.path, np.full((4, 384), np.nan, np.float32))
+    else:
+        e.path.write_bytes(damage)
+    v = e.embed(["python"])
+    assert len(calls) == 1 and "distilling again" in caplog.text
+    assert np.allclose(v[0, :2], [1, 0]) and np.array_equal(np.load(e.path), TABLE)
+
+
+def test_the_cache_folder_follows_the_environment(tmp_path):
+    assert embedding.cache_dir({"JOBTAG_CACHE_DIR": str(tmp_path)}) == tmp_path
+    assert embedding.cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "jobtag"
+    assert embedding.cache_dir({}).parts[-2:] == (".cache", "jobtag")
+
+
+def test_static_and_contextual_minilm_features_are_cached_apart():
+    static = Featurizer(FeatureSettings(n_features=2**12, embedder="minilm-static"))
+    minilm = Featurizer(FeatureSettings(n_features=2**12, embedder="minilm"))
+    assert static.version != minilm.version and len(static.version) <= 64
+    assert static.embedding_width == minilm.embedding_width == 2 * 384
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in embedding.MINILM_PACKAGES),
+    reason="the minilm extra is not installed",
+)
+def test_minilm_static_distills_offline_and_similar_jobs_are_closer():
+    vectors = embedding.get_embedder("minilm-static").embed(
+        ["Python developer building web APIs", "Backend engineer writing Python", "Sales manager"]
+    )
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    sims = vectors @ vectors.T
+    assert sims[0, 1] > sims[0, 2] + 0.1

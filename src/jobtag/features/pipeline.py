@@ -73,6 +73,8 @@ class Featurizer:
         full = f"{FEATURES_CODE_VERSION};{s.n_features};{s.pos_tagger};{HASH_SEED};{MAX_CHARS}"
         embed = f":{s.embedder[:12]}+{EMBEDDED_PARTS[-1]}" if s.embedder != "none" else ""
         full += embed.replace(":", ";")
+        if getattr(self.embedder, "RECIPE", None) is not None:  # derived vectors' own version
+            full += f";r{self.embedder.RECIPE}"
         digest = hashlib.blake2b(full.encode("utf-8"), digest_size=4).hexdigest()
         return f"f{FEATURES_CODE_VERSION}:{s.n_features}:{s.pos_tagger[:24]}{embed}:{digest}"
 
