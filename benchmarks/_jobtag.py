@@ -26,9 +26,11 @@ JOBTAG_CONFIGS: dict[str, dict[str, Any]] = {
     "jobtag-labeled-ae": {UNLABELED: False},  # autoencoder code learned on labeled jobs only
     # the opt-in accurate mode (`--minilm`): MiniLM sentence embeddings beside the bag
     "jobtag-accurate": {"features.embedder": "minilm"},
+    # the opt-in fast accurate mode: MiniLM's word pieces as static vectors beside the bag
+    "jobtag-fast-accurate": {"features.embedder": "minilm-static"},
 }
 # jobtag rows that need the 'minilm' extra (run with --minilm, like the MiniLM peers)
-MINILM_JOBTAG: tuple[str, ...] = ("jobtag-accurate",)
+MINILM_JOBTAG: tuple[str, ...] = ("jobtag-accurate", "jobtag-fast-accurate")
 FEATURES = "features."  # an override key with this prefix is a FeatureSettings field
 
 
