@@ -42,6 +42,16 @@ def default_home(environ: Mapping[str, str] | None = None) -> Path:
     return base / "jobtag"
 
 
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Derived files (the fast accurate mode's static vectors): $JOBTAG_CACHE_DIR, else
+    $XDG_CACHE_HOME/jobtag, else ~/.cache/jobtag."""
+    env = os.environ if environ is None else environ
+    if env.get("JOBTAG_CACHE_DIR"):
+        return Path(env["JOBTAG_CACHE_DIR"]).expanduser()
+    xdg = env.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "jobtag"
+
+
 def _comma_separated(value: Any) -> Any:
     """A list setting given as text (an env var or a flag): "8,8,8" -> ["8", "8", "8"]."""
     return [part.strip() for part in value.split(",")] if isinstance(value, str) else value

@@ -198,10 +198,14 @@ def test_a_corrupt_static_vectors_file_is_distilled_again(monkeypatch, tmp_path,
     assert np.allclose(v[0, :2], [1, 0]) and np.array_equal(np.load(e.path), TABLE)
 
 
-def test_the_cache_folder_follows_the_environment(tmp_path):
-    assert embedding.cache_dir({"JOBTAG_CACHE_DIR": str(tmp_path)}) == tmp_path
-    assert embedding.cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "jobtag"
-    assert embedding.cache_dir({}).parts[-2:] == (".cache", "jobtag")
+def test_the_cache_folder_follows_the_environment(tmp_path, monkeypatch):
+    from jobtag.config import default_cache_dir
+
+    assert default_cache_dir({"JOBTAG_CACHE_DIR": str(tmp_path)}) == tmp_path
+    assert default_cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "jobtag"
+    assert default_cache_dir({}).parts[-2:] == (".cache", "jobtag")
+    monkeypatch.setenv("JOBTAG_CACHE_DIR", str(tmp_path / "c"))
+    assert embedding.MiniLMStaticEmbedder().path.parent == tmp_path / "c"
 
 
 def test_static_and_contextual_minilm_features_are_cached_apart():
