@@ -28,9 +28,11 @@ JOBTAG_CONFIGS: dict[str, dict[str, Any]] = {
     "jobtag-accurate": {"features.embedder": "minilm"},
     # the opt-in fast accurate mode: MiniLM's word pieces as static vectors beside the bag
     "jobtag-fast-accurate": {"features.embedder": "minilm-static"},
+    # ... with the embedding stacked beside the bag (a ridge per tag) instead of one joint SVM
+    "jobtag-fast-stacked": {"features.embedder": "minilm-static", "embedding_fit": "stacked"},
 }
 # jobtag rows that need the 'minilm' extra (run with --minilm, like the MiniLM peers)
-MINILM_JOBTAG: tuple[str, ...] = ("jobtag-accurate", "jobtag-fast-accurate")
+MINILM_JOBTAG: tuple[str, ...] = ("jobtag-accurate", "jobtag-fast-accurate", "jobtag-fast-stacked")
 FEATURES = "features."  # an override key with this prefix is a FeatureSettings field
 
 

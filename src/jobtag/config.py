@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, is_dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic_settings import (
@@ -107,6 +107,12 @@ class TrainSettings:
     wide_C: float = 1.0  # the wide SVM's C when there is no validation slice to choose it on
     wide_C_grid: Floats = (0.3, 1.0, 3.0)  # C values tried on the validation slice
     embedding_weight: float = 0.5  # scale of the sentence embedding beside the unit-norm bag
+    # with an embedder: "joint" = one SVM on the bag and the embedding; "stacked" = each tag's
+    # SVM reads the bag and its ridge regression's margin on the embedding (training/embedfit.py:
+    # about half the training time, a little less accurate)
+    embedding_fit: Literal["joint", "stacked"] = "joint"
+    embedding_ridge_penalty: float = 1.0  # the stacked fit's ridge penalty ...
+    embedding_stack_scale: float = 3.0  # ... and its column's scale beside the bag
     # weights of the deep path beside the wide one tried on validation (units: std ratio)
     deep_weights: Floats = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
     deep_min_gain: float = 0.01  # validation gain (mean of micro and macro F1) a deep weight needs

@@ -91,19 +91,24 @@ def test_jobtag_rows_are_the_ablations():
         "jobtag-labeled-ae",
         "jobtag-accurate",
         "jobtag-fast-accurate",
+        "jobtag-fast-stacked",
     ]
     assert configs["jobtag"] == {} and configs["jobtag-wide"] == {"deep_weights": (0.0,)}
     assert configs["jobtag-seed"] == {"wide": False}
     assert configs["jobtag-labeled-ae"] == {accuracy.UNLABELED: False}
     assert configs["jobtag-accurate"] == {"features.embedder": "minilm"}
     assert configs["jobtag-fast-accurate"] == {"features.embedder": "minilm-static"}
+    assert configs["jobtag-fast-stacked"] == {
+        "features.embedder": "minilm-static",
+        "embedding_fit": "stacked",
+    }
 
 
 def test_the_accurate_mode_runs_only_with_minilm():
     args = accuracy.argparse.Namespace(methods=None, jobtag_variant=None, minilm=False)
     methods, _ = accuracy.select_methods(args)
     assert "jobtag" in methods and "jobtag-accurate" not in methods
-    assert "jobtag-fast-accurate" not in methods
+    assert "jobtag-fast-accurate" not in methods and "jobtag-fast-stacked" not in methods
     args.minilm = True
     methods, _ = accuracy.select_methods(args)
     assert "jobtag-accurate" in methods and "svm+minilm" in methods

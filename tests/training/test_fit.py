@@ -213,6 +213,41 @@ def test_sentence_embeddings_join_the_wide_path_and_survive_a_checkpoint(tmp_pat
     np.testing.assert_allclose(again.scores(batch), scores, atol=1e-6)
 
 
+def test_a_stacked_embedding_serves_as_table_rows_and_an_update_holds_them():
+    """embedding_fit="stacked": the table's embedding rows are each tag's ridge (fitted
+    on every labeled job) times the weight its SVM gave the ridge's column; an update refits the
+    bag's rows and holds those. "joint": one SVM, and an update moves every row."""
+    import copy
+
+    from jobtag.records import label_matrix
+    from jobtag.training.embedfit import fit_ridge
+    from jobtag.training.update import refit_wide_path
+
+    batch, labels = make_jobs(80, seed=11)
+    batch = _with_embedding(batch, labels)
+    model = train_model(batch, labels, settings(embedding_fit="stacked"), FS, progress=False)
+    assert model.summary["embedding_fit"] == "stacked"
+    e = model.settings.embedding_weight * batch.embedding  # the layer's embedding columns
+    y = label_matrix(labels, model.tags)
+    table = model.net.wide.weight.detach().numpy().copy()
+    ridge = fit_ridge(e, y, model.settings.embedding_ridge_penalty)
+    lean = table[N_FEATURES:] / ridge  # per tag: the same factor down every row
+    np.testing.assert_allclose(lean, np.broadcast_to(lean[0], lean.shape), rtol=1e-3)
+    assert (lean[0] > 0).all()  # the embedding encodes the tags: every tag leans on it
+    sw = np.linspace(0.5, 1.5, len(y)).astype(np.float32)
+    targets = y[:, ::-1].astype(np.float32)  # other targets: the rows that may move must
+    joint = train_model(batch, labels, settings(), FS, progress=False)
+    assert "embedding_fit" not in joint.summary
+    for m, held in ((model, True), (joint, False)):
+        before = m.net.wide.weight.detach().numpy().copy()
+        m2 = copy.deepcopy(m)
+        refit_wide_path(m2, batch.bag, targets, sw, 30, batch.embedding)
+        after = m2.net.wide.weight.detach().numpy()
+        assert np.abs(after[:N_FEATURES] - before[:N_FEATURES]).max() > 0.01
+        moved = np.abs(after[N_FEATURES:] - before[N_FEATURES:]).max()
+        assert (moved == 0) if held else (moved > 1e-3)
+
+
 def test_the_served_net_carries_the_chosen_name_weights_in_margin_units():
     from jobtag.training.mix import Names, apply_mix
 

@@ -92,3 +92,22 @@ def test_soft_targets_and_an_already_optimal_start():
     again = refit_wide(w, b, x, soft, C=1.0, max_iter=100)
     assert abs(again - first) < 1e-3 * first
     assert torch.allclose(w, w0, atol=1e-2) and torch.allclose(b, b0, atol=1e-2)
+
+
+def test_frozen_columns_keep_their_weights_and_count_as_an_offset():
+    x, y = _data(n=300, t=3, seed=4)
+    w, b = torch.zeros(50, 3), torch.zeros(3)
+    w[40:] = torch.from_numpy(np.random.default_rng(4).normal(size=(10, 3)).astype(np.float32))
+    fixed = w[40:].clone()
+    refit_wide(w, b, x, y, C=1.0, max_iter=100, tol=1e-6, frozen_from=40)
+    assert torch.equal(w[40:], fixed)
+    # the moving weights are the optimum given the frozen ones' margins: the gradient is zero
+    wn, bn = w.numpy().astype(np.float64), b.numpy().astype(np.float64)
+    s = 2 * y - 1
+    g = -2.0 * s * np.maximum(0.0, 1 - s * (x @ wn + bn))
+    assert np.abs(x[:, :40].T @ g + wn[:40]).max() < 1e-4
+    assert np.abs(g.sum(0) + bn).max() < 1e-4
+    # ... and they differ from a refit that ignores those margins
+    w1, b1 = torch.zeros(40, 3), torch.zeros(3)
+    refit_wide(w1, b1, x[:, :40].tocsr(), y, C=1.0, max_iter=100, tol=1e-6)
+    assert (w1 - w[:40]).abs().max() > 0.05

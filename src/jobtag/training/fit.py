@@ -25,6 +25,7 @@ from jobtag.models.threads import torch_threads
 from jobtag.models.thresholds import calibrate_thresholds
 from jobtag.records import label_matrix
 from jobtag.training.deep import cross_fit_deep, fit_deep
+from jobtag.training.embedfit import STACKED, StackedFit, WideFit, wide_fitter
 from jobtag.training.epochs import ae_epoch
 from jobtag.training.mix import (
     Mix,
@@ -37,7 +38,6 @@ from jobtag.training.mix import (
     val_score,
     weigh_deep,
 )
-from jobtag.training.wide import fit_wide
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,16 @@ def _set_wide(model: TagModel, coef: np.ndarray, intercept: np.ndarray) -> None:
     with torch.no_grad():
         model.net.wide.weight.copy_(torch.from_numpy(coef))
         model.net.wide_bias.copy_(torch.from_numpy(intercept))
+
+
+def _wide_fit(model: TagModel, summary: dict[str, Any]) -> WideFit:
+    """The wide layer's fit (training.embedfit); a stacked one is recorded in the summary
+    (an update holds the embedding's rows fixed)."""
+    n_features = model.feature_settings.n_features
+    fit = wide_fitter(model.settings, n_features, n_features + model.net.cfg.n_embed)
+    if isinstance(fit, StackedFit):
+        summary["embedding_fit"] = STACKED
+    return fit
 
 
 def _tag_vocabulary(labels: Sequence[frozenset[str] | None], settings: TrainSettings) -> list[str]:
@@ -290,7 +300,7 @@ def _fit_without_validation(
     data = model.prepare(jobs)
     deep = fit_deep(model, data, y, None, s.tagger_epochs, rng, progress, "deep")
     if model.net.wide is not None:
-        _set_wide(model, *fit_wide(data.wide, y, s.wide_C))
+        _set_wide(model, *_wide_fit(model, summary)(data.wide, y, s.wide_C))
         model.net.mix.copy_(torch.tensor([0.0, 1.0]))  # an SVM alone: margin 0 = score 0.5
     summary.update(best_epoch=deep.epoch, tagger_loss=deep.losses, deep_weight=0.0)
 
@@ -315,7 +325,8 @@ def _select_and_refit(
     wide = None
     if model.net.wide is not None:  # the SVM's C and the tag names' weights, deep path aside
         names_val = model.name_matches(val_jobs)
-        wide = choose_wide(fit_data.wide, y_fit, val_data.wide, y_val, s, names_val)
+        fit = _wide_fit(model, summary)
+        wide = choose_wide(fit_data.wide, y_fit, val_data.wide, y_val, s, names_val, fit)
     deep = fit_deep(
         model, fit_data, y_fit, (val_data, y_val), s.tagger_epochs, rng, progress, "deep path"
     )
@@ -363,7 +374,7 @@ def _select_and_refit(
             all_data = model.prepare(all_jobs, fixed_codes=False)
         model.thresholds, model.global_threshold = thresholds, glob
         if model.net.wide is not None:
-            _set_wide(model, *fit_wide(all_data.wide, y_all, mix.C))
+            _set_wide(model, *_wide_fit(model, summary)(all_data.wide, y_all, mix.C))
     elif mix.wide_fit is not None:  # no refit: the SVM validation chose, fitted on the fit rows
         _set_wide(model, *mix.wide_fit)
     if model.net.wide is not None:
@@ -394,7 +405,8 @@ def _refit_out_of_fold(
     s = model.settings
     cross = s.deep_cross_fit and any(w > 0 for w in s.deep_weights)
     data = new_model().prepare(jobs) if cross else model.prepare(jobs, fixed_codes=False)
-    margins = out_of_fold(data.wide, y, mix.C, s.calibration_folds, s.seed)
+    fit = _wide_fit(model, summary)
+    margins = out_of_fold(data.wide, y, mix.C, s.calibration_folds, s.seed, fit)
     if any(mix.names.weights):
         margins = margins + mix.names.prior(model.name_matches(jobs), y.sum(0), mix.unit)
     z, weight, scale = margins, 0.0, 0.0
@@ -421,7 +433,7 @@ def _refit_out_of_fold(
     model.thresholds, model.global_threshold = calibrate_thresholds(
         scores, y, s.min_calibration_positives, s.threshold_shrink
     )
-    _set_wide(model, *fit_wide(data.wide, y, mix.C))
+    _set_wide(model, *fit(data.wide, y, mix.C))
     metrics = multilabel_metrics(y, model.decide(scores), scores)
     summary["out_of_fold"] = {k: metrics[k] for k in ("micro_f1", "macro_f1") if k in metrics}
     summary["deep_weight"] = weight

@@ -14,6 +14,7 @@ from jobtag.config import TrainSettings
 from jobtag.models.names import SEMANTIC, shrink
 from jobtag.models.tagmodel import TagModel
 from jobtag.models.thresholds import best_threshold
+from jobtag.training.embedfit import WideFit, fold_ids
 from jobtag.training.wide import fit_wide
 
 
@@ -83,9 +84,10 @@ def choose_wide(
     y_val: np.ndarray,
     settings: TrainSettings,
     names_val: np.ndarray | None = None,
+    fit: WideFit = fit_wide,
 ) -> WideChoice:
     """Grid over (C, tag names' weights) on the validation slice. `names_val`: (n_val, 3, T)
-    tag-name matches (None: unused)."""
+    tag-name matches (None: unused); `fit`: the wide layer's fit (training.embedfit)."""
     grid = [Names()]
     if names_val is not None:
         grid = name_grid(settings, semantic=bool(names_val[:, SEMANTIC].any()))
@@ -93,7 +95,7 @@ def choose_wide(
     best: WideChoice | None = None
     tried: dict[str, float] = {}
     for C in settings.wide_C_grid:
-        coef, intercept = fit_wide(x_fit, y_fit, C)
+        coef, intercept = fit(x_fit, y_fit, C)
         margins = np.asarray(x_val @ coef) + intercept  # (n_val, T)
         unit = float(margins.std())
         for names in grid:
@@ -107,14 +109,16 @@ def choose_wide(
     return best
 
 
-def out_of_fold(x: Any, y: np.ndarray, C: float, folds: int, seed: int) -> np.ndarray:
+def out_of_fold(
+    x: Any, y: np.ndarray, C: float, folds: int, seed: int, fit: WideFit = fit_wide
+) -> np.ndarray:
     """(n, T) each row's wide margins from an SVM fitted (at C) on the other `folds` - 1 folds:
     scores of jobs the SVM never saw, for every labeled job instead of a validation slice."""
-    fold = np.random.default_rng([seed, 2]).permutation(x.shape[0]) % folds
+    fold = fold_ids(x.shape[0], folds, seed)
     out = np.zeros(y.shape, np.float32)
     for k in range(folds):
         held = fold == k
-        coef, intercept = fit_wide(x[~held], y[~held], C)
+        coef, intercept = fit(x[~held], y[~held], C)
         out[held] = np.asarray(x[held] @ coef) + intercept
     return out
 

@@ -9,6 +9,7 @@ import torch
 from jobtag.features.batch import FeatureBatch
 from jobtag.models.names import shrink
 from jobtag.models.tagmodel import TagModel
+from jobtag.training.embedfit import STACKED
 from jobtag.training.epochs import ae_epoch, deep_optimizer, net_epoch
 from jobtag.training.wide import refit_wide
 
@@ -39,7 +40,7 @@ def fine_tune(
     lr = model.settings.lr if lr is None else lr
     ae_lr = model.settings.ae_lr * lr / model.settings.lr
     ae_jobs = FeatureBatch.concat([batch, unlabeled]) if unlabeled is not None else batch
-    ae_opt = torch.optim.Adam(model.ae.parameters(), lr=ae_lr)
+    ae_opt = torch.optim.Adam(model.ae.parameters(), lr=ae_lr) if autoencoder else None
     opt = deep_optimizer(model, lr)
     enc = model.ae.encoder if model.trainable_encoder else None
     history: dict[str, list[float]] = {"ae_loss": [], "tagger_loss": []}
@@ -47,7 +48,7 @@ def fine_tune(
     bs = model.settings.batch_size
     data = None
     for ep in range(epochs):
-        if autoencoder:
+        if ae_opt is not None:
             history["ae_loss"].append(
                 ae_epoch(
                     model.ae,
@@ -99,6 +100,9 @@ def refit_wide_path(
     on its name and leans on its own jobs as they come."""
     if embedding is None:
         embedding = np.zeros((bag.shape[0], 0), np.float32)
+    frozen_from = None  # a stacked fit's embedding rows stay (training.embedfit)
+    if model.summary.get("embedding_fit") == STACKED:
+        frozen_from = model.feature_settings.n_features
     refit_wide(
         model.net.wide.weight.data,
         model.net.wide_bias.data,
@@ -107,6 +111,7 @@ def refit_wide_path(
         np.asarray(weights, dtype=np.float32),
         C=model.settings.wide_C,
         max_iter=max_iter,
+        frozen_from=frozen_from,
     )
     pseudo_count = name_pseudo_count(model)
     if pseudo_count is not None:

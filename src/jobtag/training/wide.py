@@ -42,15 +42,21 @@ def fit_wide(
     y: np.ndarray,
     C: float,
     sample_weight: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cold fit: (coef (n_features, T), intercept (T,)) float32 minimising the objective above.
 
     x: (n, n_features) csr; y: (n, T) bool. A tag without positives (or without negatives) gets
-    zero weights and an intercept of -EMPTY_MARGIN (+EMPTY_MARGIN).
+    zero weights and an intercept of -EMPTY_MARGIN (+EMPTY_MARGIN). `extra` (n, T): tag j's SVM
+    reads one more column, extra[:, j], whose weight is coef's last row (n_features + 1 rows).
     """
     y = np.asarray(y, dtype=bool)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x has {x.shape[0]} rows, y {y.shape[0]}")
+    last = None
+    if extra is not None:  # one column more, its values set per tag below
+        x = sp.hstack([x, np.ones((x.shape[0], 1), np.float32)], format="csr", dtype=np.float32)
+        last = x.indptr[1:] - 1  # each row's entry in the last column
     coef = np.zeros((x.shape[1], y.shape[1]), dtype=np.float32)
     intercept = np.full(y.shape[1], -EMPTY_MARGIN, dtype=np.float32)
     for j in range(y.shape[1]):
@@ -58,6 +64,8 @@ def fit_wide(
         if pos == len(y):
             intercept[j] = EMPTY_MARGIN
         if 0 < pos < len(y):
+            if last is not None:
+                x.data[last] = extra[:, j]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 clf = LinearSVC(C=C, max_iter=2000, random_state=0).fit(
@@ -80,10 +88,13 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class _Problem:
     """The objective's data for the columns that occur: x (csr), x^T, s = 2y - 1, sample weights."""
 
-    def __init__(self, x: sp.csr_matrix, y: np.ndarray, sw: np.ndarray, C: float) -> None:
+    def __init__(
+        self, x: sp.csr_matrix, y: np.ndarray, sw: np.ndarray, C: float, offset: np.ndarray | float
+    ) -> None:
         self.x, self.xt = x, x.T.tocsr()
         self.s = 2 * np.asarray(y, dtype=np.float32) - 1  # (n, T) in [-1, 1]
         self.sw, self.C = sw, float(C)
+        self.offset = offset  # (n, T) margins of the columns held fixed (or 0)
 
     def gradient(
         self, w: np.ndarray, b: np.ndarray, m: np.ndarray, tags: np.ndarray
@@ -164,7 +175,7 @@ class _Problem:
         return t.astype(np.float32)
 
     def objective(self, w: np.ndarray, b: np.ndarray) -> float:
-        hinge = np.maximum(0.0, 1.0 - self.s * (np.asarray(self.x @ w) + b))
+        hinge = np.maximum(0.0, 1.0 - self.s * (np.asarray(self.x @ w) + b + self.offset))
         loss = self.C * float(_dot(self.sw[:, None] * hinge, hinge).sum())
         return loss + 0.5 * float(_sq(w).sum() + float(np.square(b, dtype=np.float64).sum()))
 
@@ -178,22 +189,30 @@ def refit_wide(
     C: float = 1.0,
     max_iter: int = 30,
     tol: float = REFIT_TOL,
+    frozen_from: int | None = None,
 ) -> float:
     """Warm refit: minimise the objective above from the current (weight, bias), in place.
 
     weight: (n_features, T) — the wide EmbeddingBag's table; bias: (T,); x: (n, n_features) csr;
     y: (n, T) in [0, 1]; sample_weight: (n,). At most `max_iter` Newton steps; a tag stops once
-    its gradient norm is <= tol. Returns the final objective (summed over tags).
+    its gradient norm is <= tol. Returns the final objective (summed over tags). Columns from
+    `frozen_from` on keep their weights (their margins count, as a fixed offset).
     """
     if x.shape[0] != y.shape[0] or weight.shape != (x.shape[1], y.shape[1]):
         raise ValueError(f"x {x.shape}, y {y.shape}, weight {tuple(weight.shape)} do not fit")
     x = sp.csr_matrix(x)
     cols = np.unique(x.indices)  # only columns that occur can move; the others keep their value
+    offset: np.ndarray | float = 0.0
+    if frozen_from is not None:
+        fixed = weight.detach()[frozen_from:].numpy().astype(np.float32)
+        offset = np.asarray(x[:, frozen_from:] @ fixed, np.float32)
+        cols = cols[cols < frozen_from]
     sw = np.ones(len(y), np.float32) if sample_weight is None else sample_weight
-    prob = _Problem(sp.csr_matrix(x[:, cols], dtype=np.float32), y, sw.astype(np.float32), C)
+    xc = sp.csr_matrix(x[:, cols], dtype=np.float32)
+    prob = _Problem(xc, y, sw.astype(np.float32), C, offset)
     w = weight.detach()[torch.from_numpy(cols)].numpy().astype(np.float32, copy=True)
     b = bias.detach().numpy().astype(np.float32, copy=True)
-    margins = np.asarray(prob.x @ w) + b  # (n, T), kept up to date step by step
+    margins = np.asarray(prob.x @ w) + b + offset  # (n, T), kept up to date step by step
     tags = np.arange(y.shape[1])
     steps = 0
     for steps in range(max_iter + 1):  # noqa: B007 - read after the loop
