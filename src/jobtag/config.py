@@ -109,7 +109,7 @@ class TrainSettings:
     embedding_weight: float = 0.5  # scale of the sentence embedding beside the unit-norm bag
     # with an embedder: "joint" = one SVM on the bag and the embedding; "stacked" = each tag's
     # SVM reads the bag and its ridge regression's margin on the embedding (training/embedfit.py:
-    # about half the training time, a little less accurate)
+    # 0.4-0.8x the training time, about as accurate or a little less)
     embedding_fit: Literal["joint", "stacked"] = "joint"
     embedding_ridge_penalty: float = 1.0  # the stacked fit's ridge penalty ...
     embedding_stack_scale: float = 3.0  # ... and its column's scale beside the bag

@@ -14,8 +14,9 @@ read one linear layer as before, and an update refits the bag's rows with these 
 
 Measured against "joint" (fast accurate mode, whole training, 80/20 splits of train, micro /
 macro F1 on the 20%): wuzzuf-categories -.003/+.016 and -.013/+.008, wuzzuf-skills -.005/+.000
-and +.005/+.006, reuters-modapte -.004/-.032, at 0.5-0.65x the training time: an option for
-large sets, not the default.
+and +.005/+.006, reuters-modapte -.004/-.032, at 0.4-0.75x the training time; in the
+benchmark (3 seeds, README) +.005/-.009 and -.004/-.002 on the Wuzzuf sets at 0.6-0.8x: an
+option for large sets, not the default.
 """
 
 from __future__ import annotations
