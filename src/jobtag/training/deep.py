@@ -13,6 +13,7 @@ import numpy as np
 from jobtag.models.forward import NetInputs, net_scores
 from jobtag.models.tagmodel import TagModel
 from jobtag.training.epochs import deep_optimizer, net_epoch
+from jobtag.training.folds import fold_ids
 from jobtag.training.mix import val_score
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,8 @@ def cross_fit_deep(
     progress: bool,
 ) -> np.ndarray:
     """(n, T) deep-path logits of every labeled job from a deep path trained (for `epochs`) on
-    the other folds: the folds of `mix.out_of_fold`, so both paths' scores are out of fold."""
-    fold = np.random.default_rng([seed, 2]).permutation(len(data)) % folds
+    the other folds: the folds of `mix.out_of_fold` (training.folds), so both paths' scores are out of fold."""
+    fold = fold_ids(len(data), folds, seed)
     out = np.zeros(y.shape, np.float32)
     for k in range(folds):
         held, kept = np.flatnonzero(fold == k), np.flatnonzero(fold != k)

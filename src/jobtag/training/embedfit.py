@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from jobtag.config import TrainSettings
+from jobtag.training.folds import fold_ids
 from jobtag.training.wide import fit_wide
 
 STACKED = "stacked"
@@ -54,11 +55,6 @@ def fit_ridge(
     ew = e64 if sample_weight is None else e64 * np.asarray(sample_weight, np.float64)[:, None]
     gram = ew.T @ e64 + penalty * np.eye(e64.shape[1])
     return np.linalg.solve(gram, ew.T @ s).astype(np.float32)
-
-
-def fold_ids(n: int, folds: int, seed: int) -> np.ndarray:
-    """(n,) the fold of each row (the out-of-fold fits' folds, seeded)."""
-    return np.random.default_rng([seed, 2]).permutation(n) % folds
 
 
 def out_of_fold_ridge(
@@ -101,6 +97,6 @@ def wide_fitter(settings: TrainSettings, n_features: int, width: int) -> WideFit
         n_features,
         settings.embedding_ridge_penalty,
         settings.embedding_stack_scale,
-        max(2, settings.calibration_folds),
+        settings.calibration_folds,
         settings.seed,
     )

@@ -14,7 +14,8 @@ from jobtag.config import TrainSettings
 from jobtag.models.names import SEMANTIC, shrink
 from jobtag.models.tagmodel import TagModel
 from jobtag.models.thresholds import best_threshold
-from jobtag.training.embedfit import WideFit, fold_ids
+from jobtag.training.embedfit import WideFit
+from jobtag.training.folds import fold_ids
 from jobtag.training.wide import fit_wide
 
 
