@@ -143,9 +143,10 @@ class _Pieces:
     cls_token_id, sep_token_id = 0, 1
     ids = {"python": 2, "sales": 3}
 
-    def __call__(self, texts, add_special_tokens, truncation, max_length):
-        assert not add_special_tokens and truncation
-        return {"input_ids": [[self.ids[w] for w in t.split() if w in self.ids] for t in texts]}
+    def __call__(self, texts, add_special_tokens, truncation=False, max_length=None):
+        assert not add_special_tokens
+        ids = [[self.ids[w] for w in t.split() if w in self.ids] for t in texts]
+        return {"input_ids": [i[:max_length] if truncation else i for i in ids]}
 
 
 class _FakeMiniLM:
@@ -181,6 +182,35 @@ def test_static_pieces_are_distilled_once_kept_in_a_file_and_mean_pooled(monkeyp
     again = _static(monkeypatch, tmp_path, calls).embed(["sales python"])
     assert len(calls) == 1 and np.allclose(again[0, :2], np.array([1, 1]) / np.sqrt(2))
     assert embedding.MiniLMStaticEmbedder().embed([]).shape == (0, 384)  # no model loaded
+
+
+class _Counting(_Pieces):
+    """The fake tokenizer, counting the texts it is given; "[CLS]" is one of its added tokens."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def get_added_vocab(self):
+        return {"[CLS]": 0, "[SEP]": 1}
+
+    def __call__(self, texts, add_special_tokens, truncation=False, max_length=None):
+        self.seen += list(texts)
+        return super().__call__(texts, add_special_tokens, truncation, max_length)
+
+
+def test_word_pieces_are_looked_up_per_word_and_remembered(monkeypatch):
+    tok = _Counting()
+    pieces = embedding.WordPieces(tok, max_pieces=3)
+    assert pieces.words("Python, SALES!\x0b\tok") == ["python", ",", "sales", "!", "ok"]
+    assert pieces(["python sales python python", "sales"]) == [[2, 3, 2], [3]]  # truncated
+    assert sorted(tok.seen) == ["python", "sales"]  # each word once, not the texts
+    assert pieces(["Sales PYTHON"]) == [[3, 2]] and len(tok.seen) == 2  # from the memo
+    assert pieces(["naïve python", "[CLS] python"]) == [[2], [2]]  # both to the tokenizer
+    assert tok.seen[2:] == ["naïve python", "[CLS] python"]
+    batch = ["python sales"] * (pieces.SMALL + 1)  # a batch: to the tokenizer whole
+    assert pieces(batch) == [[2, 3]] * len(batch) and tok.seen[4:] == batch
+    monkeypatch.setattr(embedding.WordPieces, "MAX_WORDS", 2)
+    assert pieces(["new words"]) == [[]] and set(pieces.memo) == {"new", "words"}  # afresh
 
 
 @pytest.mark.parametrize("damage", [b"not a numpy file", "wrong shape", "nan"])
@@ -228,3 +258,27 @@ def test_minilm_static_distills_offline_and_similar_jobs_are_closer():
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     sims = vectors @ vectors.T
     assert sims[0, 1] > sims[0, 2] + 0.1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in embedding.MINILM_PACKAGES),
+    reason="the minilm extra is not installed",
+)
+def test_word_pieces_match_the_tokenizer_on_awkward_text():
+    tok = embedding.load_tokenizer("minilm-static")
+    pieces = embedding.WordPieces(tok, max_pieces=512)
+    texts = [
+        "Senior C++/C# Engineer (m/f/d) - $100k, e-mail: a_b@x.io; 50% remote!",
+        "x\x0by\x0cz\x1c w\x7fq\u2028r\x85s\ttab\r\nnew",
+        "naïve café – “quotes” İstanbul Straße ﬁ 中文字符 and 日本語 😀 ＦＵＬＬ　ｗｉｄｔｈ",
+        "[UNK] [CLS] hello [SEP]",
+        "A" * 300,
+        "word, " * 600,
+        "",
+    ]
+    want = tok(texts, add_special_tokens=False, truncation=True, max_length=512)["input_ids"]
+    assert len(texts) <= pieces.SMALL  # split and looked up word by word
+    assert pieces(texts) == [list(w) for w in want]
+    assert pieces(texts) == [list(w) for w in want]  # again, from the memo
+    assert pieces(texts * 2) == [list(w) for w in want] * 2  # a batch, through the tokenizer
