@@ -106,6 +106,14 @@ def net_epoch(
     return total / max(wsum, 1e-8)
 
 
+def adam(params: Any, **kwargs: Any) -> torch.optim.Adam:
+    """torch's Adam with its multi-tensor ("foreach") steps, which it uses by default only on
+    GPUs: the same arithmetic, so the same weights bit for bit, at fewer Python-level operations
+    per step (here 0.74x the time of an autoencoder's step, 37 vs 50 ms; checked equal weights
+    after whole trainings). The fused CPU kernel is faster still (8.6 ms) but rounds differently."""
+    return torch.optim.Adam(params, foreach=True, **kwargs)
+
+
 def deep_optimizer(model: TagModel, lr: float | None = None) -> torch.optim.Optimizer:
     """Adam over the deep path (+ the encoder when fine-tuned, at encoder_lr_scale * lr).
 
@@ -119,4 +127,4 @@ def deep_optimizer(model: TagModel, lr: float | None = None) -> torch.optim.Opti
         groups.append(
             {"params": list(model.ae.encoder.parameters()), "lr": lr * s.encoder_lr_scale}
         )
-    return torch.optim.Adam(groups, weight_decay=s.weight_decay)
+    return adam(groups, weight_decay=s.weight_decay)

@@ -26,7 +26,7 @@ from jobtag.models.thresholds import calibrate_thresholds
 from jobtag.records import label_matrix
 from jobtag.training.deep import cross_fit_deep, fit_deep
 from jobtag.training.embedfit import STACKED, StackedFit, WideFit, wide_fitter
-from jobtag.training.epochs import ae_epoch
+from jobtag.training.epochs import adam, ae_epoch
 from jobtag.training.mix import (
     Mix,
     apply_mix,
@@ -61,7 +61,7 @@ def _pretrain_autoencoder(
     )
     ae = ConvAutoencoder(cfg)
     ae.init_prior(jobs.bag)
-    opt = torch.optim.Adam(ae.parameters(), lr=settings.ae_lr)
+    opt = adam(ae.parameters(), lr=settings.ae_lr)
     losses = []
     t0 = time.perf_counter()
     for ep in range(settings.ae_epochs):

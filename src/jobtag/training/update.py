@@ -10,7 +10,7 @@ from jobtag.features.batch import FeatureBatch
 from jobtag.models.names import shrink
 from jobtag.models.tagmodel import TagModel
 from jobtag.training.embedfit import STACKED
-from jobtag.training.epochs import ae_epoch, deep_optimizer, net_epoch
+from jobtag.training.epochs import adam, ae_epoch, deep_optimizer, net_epoch
 from jobtag.training.wide import refit_wide
 
 
@@ -40,7 +40,7 @@ def fine_tune(
     lr = model.settings.lr if lr is None else lr
     ae_lr = model.settings.ae_lr * lr / model.settings.lr
     ae_jobs = FeatureBatch.concat([batch, unlabeled]) if unlabeled is not None else batch
-    ae_opt = torch.optim.Adam(model.ae.parameters(), lr=ae_lr) if autoencoder else None
+    ae_opt = adam(model.ae.parameters(), lr=ae_lr) if autoencoder else None
     opt = deep_optimizer(model, lr)
     enc = model.ae.encoder if model.trainable_encoder else None
     history: dict[str, list[float]] = {"ae_loss": [], "tagger_loss": []}
