@@ -1,4 +1,4 @@
-"""Epochs: length-sorted batches, a tagger epoch that learns, the deep path's optimizer."""
+"""Epochs: length-sorted batches, a tagger epoch that learns, the optimizers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 
 from jobtag.models.forward import NetInputs, net_scores
 from jobtag.models.tagnet import TagNet, TagNetConfig
-from jobtag.training.epochs import deep_optimizer, length_batches, net_epoch
+from jobtag.training.epochs import adam, deep_optimizer, length_batches, net_epoch
 from tests.models.synthetic import N_FEATURES, make_jobs, train_tiny
 
 
@@ -58,3 +58,21 @@ def test_deep_optimizer_trains_the_deep_path_and_the_encoder_only_when_fine_tune
     model.settings.finetune_encoder = True
     groups = deep_optimizer(model, lr=0.01).param_groups
     assert len(groups) == 2 and groups[1]["lr"] == 0.01 * model.settings.encoder_lr_scale
+
+
+def test_adam_takes_multi_tensor_steps_to_the_same_weights_bit_for_bit():
+    def weights(make):
+        torch.manual_seed(0)
+        net = TagNet(TagNetConfig(n_tags=3, n_features=N_FEATURES, wide=False))
+        opt = make(net.parameters(), lr=1e-2, weight_decay=1e-4)
+        g = torch.Generator().manual_seed(1)
+        for _ in range(5):
+            for p in net.parameters():
+                p.grad = torch.randn(p.shape, generator=g)
+            opt.step()
+        return [p.detach().clone() for p in net.parameters()]
+
+    ours = adam([torch.zeros(2, requires_grad=True)])
+    assert ours.defaults["foreach"] is True
+    for a, b in zip(weights(adam), weights(torch.optim.Adam), strict=True):
+        assert torch.equal(a, b)
