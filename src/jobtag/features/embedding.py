@@ -221,7 +221,7 @@ class MiniLMStaticEmbedder:
 # spaces around CJK characters), then its pre-tokenizer (each punctuation character a word of
 # its own, the rest split on white space). Done here in Python (WordPieces), as regular
 # expressions on ASCII text and the normalizer's own pass on other text; the same words as the
-# tokenizer's on all 40,058 texts (title + description, title) of the three public sets, checked.
+# tokenizer's on all 40,682 texts (title + description, title) of the three public sets, checked.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _PUNCTUATION = re.escape(string.punctuation)
 _ASCII_WORD = re.compile(rf"[{_PUNCTUATION}]|[^\s{_PUNCTUATION}]+")
@@ -244,8 +244,8 @@ class WordPieces:
     words here and each word's pieces looked up in a memo: the tokenizer's own pass over a text
     was most of a warm process's static embedding (0.6-1.5 ms a text here; split here 0.02 ms
     when ASCII, ~0.8 ms when not, then a dictionary look-up per word: a wuzzuf-categories test
-    job featurized alone, its words seen before, 1.7-2.6 ms instead of 3.4-3.8). Larger batches go to the
-    tokenizer whole: its batch encoding runs on every core and needs no memo (word by word, a
+    job featurized alone, its words seen before, 1.7-2.6 ms instead of 3.4-3.8). Larger
+    batches go to the tokenizer whole: its batch encoding runs on every core and needs no memo (word by word, a
     cold batch was 0.5-0.9x as fast). A text holding one of the tokenizer's special tokens
     ("[CLS]"...) goes through the tokenizer too. At most MAX_WORDS words are remembered (then
     the memo starts afresh)."""
