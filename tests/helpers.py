@@ -17,6 +17,7 @@ def tiny_settings(home: Path, db_url: str | None = None) -> Settings:
             "db_url": db_url,
             "features.n_features": 4096,
             "features.max_tokens": 64,
+            "features.embedder": "none",  # the bag alone (fast); the default's own tests set it
             "train.ae_epochs": 2,
             "train.tagger_epochs": 8,
             "train.batch_size": 32,

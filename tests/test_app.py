@@ -132,3 +132,38 @@ def test_predict_without_a_model(tmp_path):
             t.predict([make_job("t", "d")])
     finally:
         t.close()
+
+
+def test_the_default_mode_trains_serves_and_updates_with_static_minilm_vectors(tmp_path):
+    """The shipped default (features.embedder = "minilm-static", embedding_fit = "stacked") end
+    to end: training, serving and an update hold the embedding's rows of the wide table."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from jobtag.config import FeatureSettings
+    from jobtag.models.checkpoint import load_model
+    from jobtag.updating import maybe_update
+
+    settings = tiny_settings(tmp_path / "home")
+    settings.features.embedder = FeatureSettings().embedder
+    with Tagger(settings) as t:
+        t.store.import_file(board_file(tmp_path, 300))
+        result = t.train(progress=False)
+        model = t.load_model()[0]
+        assert model.feature_settings.embedder == "minilm-static"
+        assert result.summary["embedding_fit"] == "stacked"
+        n = settings.features.n_features
+        before = model.net.wide.weight.detach().numpy().copy()
+        assert before.shape[0] == n + 2 * 384 and np.abs(before[n:]).max() > 0
+        jobs = list(generate_jobs(BoardSpec(jobs=40, seed=31), start_id=50_000))
+        preds = t.predict([make_job(j.title, j.description, j.job_id) for j in jobs])
+        assert all(p.tags for p in preds)  # at least its top tag each
+        for j in [j for j in jobs if j.labeled][:15]:
+            t.feedback(j.job_id, sorted(j.tags))
+        update = maybe_update(t)
+        assert update is not None and update.new_version is not None, update
+        new = load_model(Path(t.store.get_model(update.new_version).path))
+        table = new.net.wide.weight.detach().numpy()
+        assert np.array_equal(table[n:], before[n:])  # the embedding's rows are held
+        assert np.abs(table[:n] - before[:n]).max() > 0  # the bag's rows learned

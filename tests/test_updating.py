@@ -280,12 +280,14 @@ def test_accurate_mode_trains_predicts_and_updates_with_embeddings(tmp_path, mon
     p = tagger.predict([make_job("Backend Developer", "remote api server")], record=False)[0]
     assert "Remote" in p.scores
     tagger.close()
-    # the same home without the setting: a clear error at load, not wrong scores
-    from jobtag.errors import ModelError
-
-    want = "features.embedder=fake, current settings say none"
-    with Tagger(tiny_settings(tmp_path / "home")) as plain, pytest.raises(ModelError, match=want):
-        plain.load_model()
+    # the same home with other settings: the model is served with the features it was trained
+    # with (the settings' apply from the next training)
+    others = tiny_settings(tmp_path / "home")
+    others.features.embedder = "none"
+    with Tagger(others) as plain:
+        q = plain.predict([make_job("Backend Developer", "remote api server")], record=False)[0]
+        assert plain.featurizer.settings.embedder == "fake"
+    assert q.scores == pytest.approx(p.scores)
 
 
 def test_an_update_leaves_a_weighted_deep_path_as_it_is_unless_told_to_fine_tune_it(tagger):

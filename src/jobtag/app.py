@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from jobtag.config import Settings, load_settings
+from jobtag.config import FeatureSettings, Settings, load_settings
 from jobtag.errors import InputError, NoModel
 from jobtag.evaluation.metrics import headline_metrics, multilabel_metrics
 from jobtag.features.batch import FeatureBatch
@@ -70,7 +71,7 @@ class Tagger:
     def __init__(self, settings: Settings | None = None, store: JobStore | None = None) -> None:
         self.settings = settings or load_settings()
         self._store = store
-        self._featurizer: Featurizer | None = None
+        self._featurizers: dict[str, Featurizer] = {}
         self._model: TagModel | None = None
         self._model_version: int | None = None
 
@@ -81,11 +82,21 @@ class Tagger:
             self._store = JobStore(self.settings.database_url)
         return self._store
 
+    def featurizer_for(self, features: FeatureSettings) -> Featurizer:
+        """The Tagger's featurizer of `features` (one per distinct settings, on the store's cache)."""
+        key = repr(features)  # a dataclass: every field
+        if key not in self._featurizers:
+            self._featurizers[key] = Featurizer(features, cache=self.store)
+        return self._featurizers[key]
+
     @property
     def featurizer(self) -> Featurizer:
-        if self._featurizer is None:
-            self._featurizer = Featurizer(self.settings.features, cache=self.store)
-        return self._featurizer
+        """The featurizer of the loaded model's own features (a model is served as it was
+        trained, whatever the settings say now), else of the settings (what training uses)."""
+        model = self._model
+        return self.featurizer_for(
+            model.feature_settings if model is not None else self.settings.features
+        )
 
     def close(self) -> None:
         if self._store is not None:
@@ -97,28 +108,32 @@ class Tagger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def featurize_jobs(self, jobs: Sequence[Job], progress: bool = False) -> FeatureBatch:
-        """Features of `jobs` (cached by content hash in the store); `progress`: a bar on stderr
-        (the accurate mode's embeddings take minutes on a first run)."""
+    def featurize_jobs(
+        self, jobs: Sequence[Job], progress: bool = False, featurizer: Featurizer | None = None
+    ) -> FeatureBatch:
+        """Features of `jobs` (cached by content hash in the store) by `featurizer` (default: the
+        loaded model's, `self.featurizer`); `progress`: a bar on stderr (the accurate mode's
+        embeddings take minutes on a first run)."""
         if not jobs:
             raise InputError("no jobs to featurize")
+        featurizer = featurizer or self.featurizer
         if not progress:
-            return self.featurizer.transform(jobs)
+            return featurizer.transform(jobs)
         parts = []
         with tqdm(
             total=len(jobs), desc="featurize", unit="job", file=sys.stderr, leave=False
         ) as bar:
-            for part in self.featurizer.iter_transform(jobs):
+            for part in featurizer.iter_transform(jobs):
                 parts.append(part)
                 bar.update(len(part))
         return FeatureBatch.concat(parts)
 
-    def _featurize_unlabeled(self, jobs: Sequence[Job], progress: bool) -> FeatureBatch:
+    def _featurize_unlabeled(
+        self, jobs: Sequence[Job], progress: bool, featurizer: Featurizer
+    ) -> FeatureBatch:
         """Features of unlabeled jobs for training: only the autoencoder learns from them and it
-        never reads sentence embeddings, so the accurate mode does not compute theirs."""
-        if self.featurizer.embedder is None:
-            return self.featurize_jobs(jobs, progress)
-        return self.featurizer.without_embedder().transform(jobs)
+        never reads sentence embeddings, so those are not computed."""
+        return self.featurize_jobs(jobs, progress, featurizer.without_embedder())
 
     # -- data -----------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
@@ -149,8 +164,11 @@ class Tagger:
             raise TrainingError("the store has no labeled jobs: import jobs with tags first")
         if self.settings.features.embedder == "minilm":
             log.info("accurate mode: jobs without cached features are embedded with MiniLM (slow)")
-        train_batch = self.featurize_jobs(labeled, progress)
-        unl_batch = self._featurize_unlabeled(unlabeled, progress) if unlabeled else None
+        featurizer = self.featurizer_for(self.settings.features)  # a new model: the settings'
+        train_batch = self.featurize_jobs(labeled, progress, featurizer)
+        unl_batch = (
+            self._featurize_unlabeled(unlabeled, progress, featurizer) if unlabeled else None
+        )
         model = train_model(
             train_batch,
             [j.tags for j in labeled],
@@ -218,8 +236,17 @@ class Tagger:
             raise NoModel("no trained model yet: run `jobtag train` first")
         version = active.version
         if reload or self._model is None or self._model_version != version:
-            self._model = load_model(Path(active.path), expect_features=self.settings.features)
+            self._model = load_model(Path(active.path))
             self._model_version = version
+            trained, now = self._model.feature_settings, self.settings.features
+            if trained != now:
+                log.info(
+                    "model version %d is served with the features it was trained with (%s); "
+                    "the settings' (%s) apply from the next `jobtag train`",
+                    version,
+                    _differences(trained, now),
+                    _differences(now, trained),
+                )
         assert self._model is not None
         return self._model, version
 
@@ -232,7 +259,7 @@ class Tagger:
         except NoModel:
             return None
         job = make_job("Warm-up", "<p>a made-up job scored once at start-up</p>", "jobtag-warm-up")
-        model.decide(model.scores(Featurizer(self.settings.features).transform([job])))
+        model.decide(model.scores(Featurizer(model.feature_settings).transform([job])))
         return version
 
     # -- predict --------------------------------------------------------------------------
@@ -360,3 +387,12 @@ class Tagger:
             code_labels=first_tag,
             title=f"jobtag model v{version} on {name}",
         )
+
+
+def _differences(a: FeatureSettings, b: FeatureSettings) -> str:
+    """`a`'s fields that differ from `b`'s, as "name=value, ..."."""
+    return ", ".join(
+        f"features.{f.name}={getattr(a, f.name)}"
+        for f in dataclasses.fields(a)
+        if getattr(a, f.name) != getattr(b, f.name)
+    )

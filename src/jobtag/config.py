@@ -69,9 +69,11 @@ class FeatureSettings:
     n_features: int = 2**15  # hashed bag-of-words width (title and description share it)
     max_tokens: int = 256  # ordered hashed token ids kept per job for the convolution
     pos_tagger: str = "fast"  # "fast" (lexicon tagger, default) or "spacy" (accurate, slower)
-    # "none" (default) or "minilm": the accurate mode, a MiniLM sentence embedding of each job
-    # beside the bag in the wide path (extra `minilm`; ~25-55 jobs/s to featurize, see README)
-    embedder: str = "none"
+    # a sentence embedding of each job beside the bag in the wide path (features/embedding.py):
+    # "minilm-static" (default) all-MiniLM-L6-v2's word pieces distilled once per machine to
+    # static vectors; "minilm" the network itself (the accurate mode, ~25-55 jobs/s to
+    # featurize, see README); "none" the bag alone (the fastest)
+    embedder: str = "minilm-static"
     batch_size: int = 512  # jobs featurized per batch
 
 
@@ -107,10 +109,10 @@ class TrainSettings:
     wide_C: float = 1.0  # the wide SVM's C when there is no validation slice to choose it on
     wide_C_grid: Floats = (0.3, 1.0, 3.0)  # C values tried on the validation slice
     embedding_weight: float = 0.5  # scale of the sentence embedding beside the unit-norm bag
-    # with an embedder: "joint" = one SVM on the bag and the embedding; "stacked" = each tag's
-    # SVM reads the bag and its ridge regression's margin on the embedding (training/embedfit.py:
-    # 0.4-0.8x the training time, about as accurate or a little less)
-    embedding_fit: Literal["joint", "stacked"] = "joint"
+    # with an embedder: "stacked" (default) = each tag's SVM reads the bag and its ridge
+    # regression's margin on the embedding (training/embedfit.py); "joint" = one SVM on the bag
+    # and the embedding (1.25-1.7x the training time, about as accurate)
+    embedding_fit: Literal["joint", "stacked"] = "stacked"
     embedding_ridge_penalty: float = 1.0  # the stacked fit's ridge penalty ...
     embedding_stack_scale: float = 3.0  # ... and its column's scale beside the bag
     # weights of the deep path beside the wide one tried on validation (units: std ratio)

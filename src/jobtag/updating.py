@@ -193,7 +193,7 @@ def _bags(tagger: Tagger, jobs: Sequence[Job]) -> tuple[sp.csr_matrix, np.ndarra
     np.cumsum([len(r[0]) for r in rows], out=indptr[1:])
     indices = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, np.int32)
     data = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, np.float32)
-    n_features = tagger.settings.features.n_features
+    n_features = tagger.featurizer.settings.n_features  # the served model's features
     width = rows[0][2].size if rows else 0
     embedding = np.stack([r[2] for r in rows]) if width else np.zeros((len(rows), 0), np.float32)
     return sp.csr_matrix((data, indices, indptr), shape=(len(rows), n_features)), embedding

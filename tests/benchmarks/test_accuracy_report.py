@@ -90,29 +90,25 @@ def test_jobtag_rows_are_the_ablations():
         "jobtag-seed",
         "jobtag-labeled-ae",
         "jobtag-accurate",
-        "jobtag-fast-accurate",
-        "jobtag-fast-stacked",
+        "jobtag-joint",
+        "jobtag-bag",
     ]
     assert configs["jobtag"] == {} and configs["jobtag-wide"] == {"deep_weights": (0.0,)}
     assert configs["jobtag-seed"] == {"wide": False}
     assert configs["jobtag-labeled-ae"] == {accuracy.UNLABELED: False}
     assert configs["jobtag-accurate"] == {"features.embedder": "minilm"}
-    assert configs["jobtag-fast-accurate"] == {"features.embedder": "minilm-static"}
-    assert configs["jobtag-fast-stacked"] == {
-        "features.embedder": "minilm-static",
-        "embedding_fit": "stacked",
-    }
+    assert configs["jobtag-joint"] == {"embedding_fit": "joint"}
+    assert configs["jobtag-bag"] == {"features.embedder": "none"}
 
 
 def test_the_accurate_mode_runs_only_with_minilm():
     args = accuracy.argparse.Namespace(methods=None, jobtag_variant=None, minilm=False)
     methods, _ = accuracy.select_methods(args)
     assert "jobtag" in methods and "jobtag-accurate" not in methods
-    assert "jobtag-fast-accurate" not in methods and "jobtag-fast-stacked" not in methods
+    assert "jobtag-bag" in methods and "jobtag-joint" in methods
     args.minilm = True
     methods, _ = accuracy.select_methods(args)
     assert "jobtag-accurate" in methods and "svm+minilm" in methods
-    assert "jobtag-fast-accurate" in methods
 
 
 def test_seeds_flag_defaults_to_three_and_rejects_junk():
@@ -154,7 +150,7 @@ def test_minilm_missing_names_the_absent_module(monkeypatch):
         ),
     )
     reason = peers_minilm.minilm_missing()
-    assert reason is not None and "sentence_transformers" in reason and "[minilm]" in reason
+    assert reason is not None and "sentence_transformers" in reason and "pip install" in reason
 
 
 def test_fusion_standardizes_and_keeps_never():

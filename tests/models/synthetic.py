@@ -36,7 +36,7 @@ def make_jobs(n: int, seed: int = 0) -> tuple[FeatureBatch, list[frozenset[str]]
     return FeatureBatch(bag, numeric, tokens), labels
 
 
-FS = FeatureSettings(n_features=N_FEATURES, max_tokens=64)
+FS = FeatureSettings(n_features=N_FEATURES, max_tokens=64, embedder="none")
 
 
 def tiny_settings(**kw: object) -> TrainSettings:

@@ -10,7 +10,7 @@ from jobtag.features.pipeline import Featurizer
 from jobtag.models.names import ANY, SEMANTIC, TITLE, TagNames, shrink
 from jobtag.records import make_job
 
-FS = FeatureSettings(n_features=2**12)
+FS = FeatureSettings(n_features=2**12, embedder="none")
 TAGS = ["Customer Service", "IT/Software Development", "Sales", "The"]
 
 

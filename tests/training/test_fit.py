@@ -10,7 +10,7 @@ from jobtag.errors import TrainingError
 from jobtag.training.fit import train_model
 from tests.models.synthetic import N_FEATURES, make_jobs
 
-FS = FeatureSettings(n_features=N_FEATURES, max_tokens=64)
+FS = FeatureSettings(n_features=N_FEATURES, max_tokens=64, embedder="none")
 
 
 def settings(**kw) -> TrainSettings:
@@ -236,7 +236,7 @@ def test_a_stacked_embedding_serves_as_table_rows_and_an_update_holds_them():
     assert (lean[0] > 0).all()  # the embedding encodes the tags: every tag leans on it
     sw = np.linspace(0.5, 1.5, len(y)).astype(np.float32)
     targets = y[:, ::-1].astype(np.float32)  # other targets: the rows that may move must
-    joint = train_model(batch, labels, settings(), FS, progress=False)
+    joint = train_model(batch, labels, settings(embedding_fit="joint"), FS, progress=False)
     assert "embedding_fit" not in joint.summary
     for m, held in ((model, True), (joint, False)):
         before = m.net.wide.weight.detach().numpy().copy()
@@ -246,6 +246,14 @@ def test_a_stacked_embedding_serves_as_table_rows_and_an_update_holds_them():
         assert np.abs(after[:N_FEATURES] - before[:N_FEATURES]).max() > 0.01
         moved = np.abs(after[N_FEATURES:] - before[N_FEATURES:]).max()
         assert (moved == 0) if held else (moved > 1e-3)
+    # a tag added later (its rows zero) learns its embedding rows with its bag's; old ones hold
+    m3 = copy.deepcopy(model)
+    m3.add_tags(["Extra"])
+    extra = np.c_[y, y[:, 0]].astype(np.float32)
+    refit_wide_path(m3, batch.bag, extra, sw, 30, batch.embedding)
+    grown = m3.net.wide.weight.detach().numpy()
+    assert np.array_equal(grown[N_FEATURES:, :-1], table[N_FEATURES:])
+    assert np.abs(grown[N_FEATURES:, -1]).max() > 1e-3
 
 
 def test_the_served_net_carries_the_chosen_name_weights_in_margin_units():

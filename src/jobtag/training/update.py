@@ -100,19 +100,36 @@ def refit_wide_path(
     on its name and leans on its own jobs as they come."""
     if embedding is None:
         embedding = np.zeros((bag.shape[0], 0), np.float32)
-    frozen_from = None  # a stacked fit's embedding rows stay (training.embedfit)
+    x = model.wide_input(bag, embedding)
+    y = np.asarray(targets, dtype=np.float32)
+    sw = np.asarray(weights, dtype=np.float32)
+    weight, bias = model.net.wide.weight.data, model.net.wide_bias.data
+    held = 0  # tags (the first `held`) whose embedding rows stay: a stacked fit's
     if model.summary.get("embedding_fit") == STACKED:
-        frozen_from = model.feature_settings.n_features
-    refit_wide(
-        model.net.wide.weight.data,
-        model.net.wide_bias.data,
-        model.wide_input(bag, embedding),
-        np.asarray(targets, dtype=np.float32),
-        np.asarray(weights, dtype=np.float32),
-        C=model.settings.wide_C,
-        max_iter=max_iter,
-        frozen_from=frozen_from,
-    )
+        n = model.feature_settings.n_features
+        # tags added since (appended, their rows still zero) learn theirs with the bag's
+        fitted = np.flatnonzero(weight[n:].abs().sum(0).numpy() > 0)
+        held = int(fitted[-1]) + 1 if len(fitted) else 0
+        refit_wide(
+            weight[:, :held],
+            bias[:held],
+            x,
+            y[:, :held],
+            sw,
+            C=model.settings.wide_C,
+            max_iter=max_iter,
+            frozen_from=n,
+        )
+    if held < y.shape[1]:
+        refit_wide(
+            weight[:, held:],
+            bias[held:],
+            x,
+            y[:, held:],
+            sw,
+            C=model.settings.wide_C,
+            max_iter=max_iter,
+        )
     pseudo_count = name_pseudo_count(model)
     if pseudo_count is not None:
         tag_jobs = (np.asarray(targets, np.float64) * np.asarray(weights)[:, None]).sum(0)
