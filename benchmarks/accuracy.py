@@ -20,11 +20,13 @@ micro-F1 (all (job, tag) decisions) and macro-F1 (tags that occur in test), both
 scikit-learn, plus medians of train s, predict jobs/s, peak RSS and model size. Every method gives
 a job at least its top tag (unless --no-at-least-one).
 
-Methods: peers tfidf-svm, hash-logreg, fasttext; with --minilm (opt-in, the 'minilm' extra)
-minilm-lr (all-MiniLM-L6-v2 embeddings -> one-vs-rest LR) and svm+minilm (score fusion); jobtag
-rows: jobtag (plain defaults = `jobtag train`), jobtag-wide (deep path removed: deep_weights=(0,)),
-jobtag-seed (the seed architecture alone: wide=False) and jobtag-labeled-ae (no unlabeled jobs:
-the autoencoder code learned on the labeled train jobs only). Per set the notes give jobtag's
+Methods: peers tfidf-svm, hash-logreg, fasttext; with --minilm (opt-in: MiniLM embeds ~25-55
+jobs/s) minilm-lr (all-MiniLM-L6-v2 embeddings -> one-vs-rest LR) and svm+minilm (score fusion);
+jobtag rows: jobtag (plain defaults = `jobtag train`), jobtag-wide (deep path removed:
+deep_weights=(0,)), jobtag-seed (the seed architecture alone: wide=False), jobtag-labeled-ae (no
+unlabeled jobs: the autoencoder code learned on the labeled train jobs only), jobtag-joint (the
+static vectors in one joint SVM), jobtag-bag (no sentence vectors: embedder none) and, with
+--minilm, jobtag-accurate (the MiniLM network's embeddings). Per set the notes give jobtag's
 predict jobs/s / fastText's, jobtag − the best peer (highest mean micro-F1), and the ablation
 deltas jobtag − jobtag-wide and jobtag − jobtag-labeled-ae (mean, and the per-seed range).
 

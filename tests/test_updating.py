@@ -309,3 +309,24 @@ def test_an_update_leaves_a_weighted_deep_path_as_it_is_unless_told_to_fine_tune
     _stream(tagger, 100, seed=22, start=81_000, correct=30)
     second = run_update(tagger)
     assert second.replay > 0 and deep_changed(second)
+
+
+def test_versions_with_other_features_are_each_served_and_compared_with_their_own(
+    tagger, monkeypatch
+):
+    """A model trained before the settings changed (here: the bag alone, then an embedder) is
+    scored with the features it was trained with, in predict and in compare_versions."""
+    from jobtag.judging import compare_versions
+
+    from .helpers import use_fake_embedder
+
+    use_fake_embedder(monkeypatch)
+    tagger.settings.features.embedder = "fake"
+    tagger.train(progress=False)  # v2: with the embedding
+    assert tagger.load_model()[0].feature_settings.embedder == "fake"
+    _stream(tagger, 60, seed=41, start=90_000, correct=60)
+    rows = {r["version"]: r for r in compare_versions(tagger)["models"]}
+    assert set(rows) == {1, 2} and all(0 < rows[v]["micro_f1"] <= 1 for v in rows)
+    tagger.store.promote(1)  # back to the bag model: served with its own features
+    p = tagger.predict([make_job("Backend Developer", "python api server")], record=False)[0]
+    assert tagger.featurizer.settings.embedder == "none" and p.tags

@@ -85,8 +85,8 @@ class Tagger:
     def featurizer_for(self, features: FeatureSettings) -> Featurizer:
         """The Tagger's featurizer of `features` (one per distinct settings, on the store's cache)."""
         key = repr(features)  # a dataclass: every field
-        if key not in self._featurizers:
-            self._featurizers[key] = Featurizer(features, cache=self.store)
+        if key not in self._featurizers:  # its own copy: a change to `features` is another key
+            self._featurizers[key] = Featurizer(dataclasses.replace(features), cache=self.store)
         return self._featurizers[key]
 
     @property

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from jobtag.app import Tagger
+from jobtag.features.batch import FeatureBatch
 from jobtag.records import Job, label_matrix
 
 
@@ -123,7 +124,7 @@ def compare_versions(tagger: Tagger, limit: int = 10) -> dict[str, Any]:
     for run in store.update_history():
         if run.status == "done" and run.model_version is not None:
             trained[run.model_version] = bool(run.metrics_after.get("folded"))
-    batch = tagger.featurize_jobs(jobs) if jobs else None
+    batches: dict[str, FeatureBatch] = {}  # per the versions' features (each its own)
     rows = []
     for m in versions:
         row: dict[str, Any] = {
@@ -135,9 +136,16 @@ def compare_versions(tagger: Tagger, limit: int = 10) -> dict[str, Any]:
         }
         if m.pruned:
             row["pruned"] = True  # its files are gone: nothing to score
-        elif batch is not None and ref is not None:
+        elif jobs and ref is not None:
             model = load_model(Path(m.path))
-            row["micro_f1"] = micro_f1_all_tags(model, batch, [j.tags for j in jobs])
+            features = model.feature_settings
+            if repr(features) not in batches:
+                batches[repr(features)] = tagger.featurize_jobs(
+                    jobs, featurizer=tagger.featurizer_for(features)
+                )
+            row["micro_f1"] = micro_f1_all_tags(
+                model, batches[repr(features)], [j.tags for j in jobs]
+            )
             row["trained_on_yardstick"] = m.version > ref and trained.get(m.version, False)
         rows.append(row)
     what = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -251,7 +252,7 @@ class _ModelFactory:
         self.ae, self.ae_state = ae, copy.deepcopy(ae.state_dict())
         self.tags, self.scaler, self.weighting = tags, scaler, weighting
         self.fs, self.settings, self.pos_weight, self.n_numeric = (
-            fs,
+            dataclasses.replace(fs),  # the model's own: later changes to the caller's stay there
             settings,
             pos_weight,
             n_numeric,
