@@ -26,8 +26,8 @@ JOBTAG_CONFIGS: dict[str, dict[str, Any]] = {
     "jobtag-labeled-ae": {UNLABELED: False},  # autoencoder code learned on labeled jobs only
     # the opt-in accurate mode (`--minilm`): MiniLM sentence embeddings beside the bag
     "jobtag-accurate": {"features.embedder": "minilm"},
-    # the default's static vectors in one joint SVM with the bag instead of a ridge per tag
-    "jobtag-joint": {"embedding_fit": "joint"},
+    # the default's static vectors stacked beside the bag (a ridge per tag) instead of one SVM
+    "jobtag-stacked": {"embedding_fit": "stacked"},
     # the opt-in fastest mode: the bag alone, no sentence embedding (the default before)
     "jobtag-bag": {"features.embedder": "none"},
 }

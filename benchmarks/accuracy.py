@@ -24,8 +24,8 @@ Methods: peers tfidf-svm, hash-logreg, fasttext; with --minilm (opt-in: MiniLM e
 jobs/s) minilm-lr (all-MiniLM-L6-v2 embeddings -> one-vs-rest LR) and svm+minilm (score fusion);
 jobtag rows: jobtag (plain defaults = `jobtag train`), jobtag-wide (deep path removed:
 deep_weights=(0,)), jobtag-seed (the seed architecture alone: wide=False), jobtag-labeled-ae (no
-unlabeled jobs: the autoencoder code learned on the labeled train jobs only), jobtag-joint (the
-static vectors in one joint SVM), jobtag-bag (no sentence vectors: embedder none) and, with
+unlabeled jobs: the autoencoder code learned on the labeled train jobs only), jobtag-stacked
+(the static vectors stacked: a ridge per tag), jobtag-bag (no sentence vectors: embedder none) and, with
 --minilm, jobtag-accurate (the MiniLM network's embeddings). Per set the notes give jobtag's
 predict jobs/s / fastText's, jobtag − the best peer (highest mean micro-F1), and the ablation
 deltas jobtag − jobtag-wide and jobtag − jobtag-labeled-ae (mean, and the per-seed range).

@@ -90,14 +90,14 @@ def test_jobtag_rows_are_the_ablations():
         "jobtag-seed",
         "jobtag-labeled-ae",
         "jobtag-accurate",
-        "jobtag-joint",
+        "jobtag-stacked",
         "jobtag-bag",
     ]
     assert configs["jobtag"] == {} and configs["jobtag-wide"] == {"deep_weights": (0.0,)}
     assert configs["jobtag-seed"] == {"wide": False}
     assert configs["jobtag-labeled-ae"] == {accuracy.UNLABELED: False}
     assert configs["jobtag-accurate"] == {"features.embedder": "minilm"}
-    assert configs["jobtag-joint"] == {"embedding_fit": "joint"}
+    assert configs["jobtag-stacked"] == {"embedding_fit": "stacked"}
     assert configs["jobtag-bag"] == {"features.embedder": "none"}
 
 
@@ -105,7 +105,7 @@ def test_the_accurate_mode_runs_only_with_minilm():
     args = accuracy.argparse.Namespace(methods=None, jobtag_variant=None, minilm=False)
     methods, _ = accuracy.select_methods(args)
     assert "jobtag" in methods and "jobtag-accurate" not in methods
-    assert "jobtag-bag" in methods and "jobtag-joint" in methods
+    assert "jobtag-bag" in methods and "jobtag-stacked" in methods
     args.minilm = True
     methods, _ = accuracy.select_methods(args)
     assert "jobtag-accurate" in methods and "svm+minilm" in methods

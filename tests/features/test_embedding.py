@@ -31,11 +31,11 @@ def test_none_is_no_embedder_and_unknown_names_are_config_errors():
         embedding.get_embedder("bert")
 
 
-def test_the_default_is_the_static_minilm_stacked_and_none_has_no_embedding_columns():
+def test_the_default_is_the_static_minilm_joint_and_none_has_no_embedding_columns():
     from jobtag.config import TrainSettings
 
     assert FeatureSettings().embedder == "minilm-static"
-    assert TrainSettings().embedding_fit == "stacked"
+    assert TrainSettings().embedding_fit == "joint"
     batch = Featurizer(FeatureSettings(n_features=2**12, embedder="none")).transform(JOBS)
     assert batch.embedding.shape == (3, 0)
 

@@ -81,7 +81,6 @@ def test_the_stacked_table_is_the_bags_rows_then_each_tags_weight_times_its_ridg
 
 def test_the_fitter_follows_the_settings_and_the_input():
     assert wide_fitter(TrainSettings(embedding_fit="stacked"), 10, 10) is fit_wide  # no embedding
-    assert wide_fitter(TrainSettings(embedding_fit="joint"), 10, 16) is fit_wide
-    assert isinstance(wide_fitter(TrainSettings(), 10, 16), StackedFit)  # the default
+    assert wide_fitter(TrainSettings(), 10, 16) is fit_wide  # joint, the default
     fit = wide_fitter(TrainSettings(seed=4, calibration_folds=3, embedding_fit="stacked"), 10, 16)
     assert fit == StackedFit(10, 1.0, 3.0, 3, 4)
