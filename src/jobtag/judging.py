@@ -13,6 +13,7 @@ import numpy as np
 
 from jobtag.app import Tagger
 from jobtag.features.batch import FeatureBatch
+from jobtag.features.pipeline import Featurizer
 from jobtag.records import Job, label_matrix
 
 
@@ -124,7 +125,7 @@ def compare_versions(tagger: Tagger, limit: int = 10) -> dict[str, Any]:
     for run in store.update_history():
         if run.status == "done" and run.model_version is not None:
             trained[run.model_version] = bool(run.metrics_after.get("folded"))
-    batches: dict[str, FeatureBatch] = {}  # per the versions' features (each its own)
+    batches: dict[Featurizer, FeatureBatch] = {}  # per the versions' features (each its own)
     rows = []
     for m in versions:
         row: dict[str, Any] = {
@@ -138,14 +139,10 @@ def compare_versions(tagger: Tagger, limit: int = 10) -> dict[str, Any]:
             row["pruned"] = True  # its files are gone: nothing to score
         elif jobs and ref is not None:
             model = load_model(Path(m.path))
-            features = model.feature_settings
-            if repr(features) not in batches:
-                batches[repr(features)] = tagger.featurize_jobs(
-                    jobs, featurizer=tagger.featurizer_for(features)
-                )
-            row["micro_f1"] = micro_f1_all_tags(
-                model, batches[repr(features)], [j.tags for j in jobs]
-            )
+            featurizer = tagger.featurizer_for(model.feature_settings)
+            if featurizer not in batches:
+                batches[featurizer] = tagger.featurize_jobs(jobs, featurizer=featurizer)
+            row["micro_f1"] = micro_f1_all_tags(model, batches[featurizer], [j.tags for j in jobs])
             row["trained_on_yardstick"] = m.version > ref and trained.get(m.version, False)
         rows.append(row)
     what = (

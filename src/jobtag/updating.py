@@ -167,8 +167,9 @@ def _update_locked(tagger: Tagger, progress: bool) -> UpdateResult:
     return result
 
 
-# Wide-path rows (hashed bag) by content hash, per Tagger: they do not change between updates.
-_BAGS: weakref.WeakKeyDictionary[Tagger, dict[str, tuple[np.ndarray, ...]]] = (
+# Wide-path rows (hashed bag) by featurizer version and content hash, per Tagger: they do not
+# change between updates (a model trained with other features has rows of its own).
+_BAGS: weakref.WeakKeyDictionary[Tagger, dict[str, dict[str, tuple[np.ndarray, ...]]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -176,7 +177,7 @@ _BAGS: weakref.WeakKeyDictionary[Tagger, dict[str, tuple[np.ndarray, ...]]] = (
 def _bags(tagger: Tagger, jobs: Sequence[Job]) -> tuple[sp.csr_matrix, np.ndarray]:
     """The raw hashed bags of `jobs` (csr) and their sentence embeddings ((n, 0) without an
     embedder), from an in-process cache filled on first use."""
-    cache = _BAGS.setdefault(tagger, {})
+    cache = _BAGS.setdefault(tagger, {}).setdefault(tagger.featurizer.version, {})
     missing = list({j.content_hash: j for j in jobs if j.content_hash not in cache}.values())
     if missing:
         batch = tagger.featurize_jobs(missing)

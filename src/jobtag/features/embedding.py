@@ -316,11 +316,16 @@ class WordPieces:
         if self._whole is not None:
             encoding = self._whole.encode(" ".join(words), add_special_tokens=False)
             word_of = np.array([-1 if w is None else w for w in encoding.word_ids], np.int64)
-            if len(word_of) and (np.diff(word_of) >= 0).all() and word_of[0] >= 0:
+            steps = np.diff(word_of)
+            # every word in order, each with a piece at least: 0, 0, 1, 2, 2, ..., len - 1
+            if (
+                len(word_of)
+                and word_of[0] == 0
+                and word_of[-1] == len(words) - 1
+                and ((steps == 0) | (steps == 1)).all()
+            ):
                 cut = np.searchsorted(word_of, np.arange(1, len(words)))
-                groups = np.split(np.array(encoding.ids, np.int64), cut)
-                if np.array_equal(np.unique(word_of), np.arange(len(words))):
-                    return [g.tolist() for g in groups]
+                return [g.tolist() for g in np.split(np.array(encoding.ids, np.int64), cut)]
             log.debug("word pieces: a joined pass did not give one group per word")
         return [list(ids) for ids in self.tokenizer(words, add_special_tokens=False)["input_ids"]]
 
