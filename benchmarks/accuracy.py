@@ -33,7 +33,8 @@ deltas jobtag − jobtag-wide and jobtag − jobtag-labeled-ae (mean, and the pe
 Each (set, method, seed) runs in its own child process (`--one SET METHOD`; peers tune first in
 another, `--tune`), which reports its peak RSS; predict jobs/s is raw job -> tags
 (vectorizing/featurization/embedding included) on one core, the median of `--repeats` passes over
-the test jobs (one pass for the MiniLM peers, whose embeddings are otherwise cached within the run).
+the test jobs (one pass for the MiniLM peers, whose embeddings are otherwise cached within the run;
+jobtag builds a fresh featurizer per pass, its process-wide word memos warm after the first).
 """
 
 from __future__ import annotations

@@ -34,6 +34,13 @@ def test_file_then_env_then_flags(tmp_path):
     assert s.db_url == "sqlite:///file.db"
 
 
+def test_env_names_upper_case_settings_with_capitals_too(tmp_path):
+    env = {"JOBTAG_HOME": str(tmp_path), "JOBTAG_TRAIN__WIDE_C": "2.5"}
+    env["JOBTAG_TRAIN__WIDE_C_GRID"] = "1,4"
+    s = load_settings(environ=env)
+    assert s.train.wide_C == 2.5 and s.train.wide_C_grid == (1.0, 4.0)
+
+
 def test_jobtag_db_env(tmp_path):
     s = load_settings(environ={"JOBTAG_HOME": str(tmp_path), "JOBTAG_DB": "postgresql://x/y"})
     assert s.database_url == "postgresql://x/y"

@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -114,8 +114,16 @@ class TrainSettings:
     # (training/embedfit.py: 0.45-0.8x the training time, but on Reuters its test micro-F1 swung
     # .846-.889 with the names' weights chosen on validation, where joint's stayed .890)
     embedding_fit: Literal["joint", "stacked"] = "joint"
+    # the joint fit reads the embedding's columns on their top this many principal directions
+    # (training/embedfit.py: 0.28-0.55x the fit's time, held-out micro-F1 within .0015); 0 = all
+    embedding_rank: int = 256
+    # the wide path's SVM fits run in a thread beside the deep path's training (a second core)
+    wide_beside_deep: bool = True
     embedding_ridge_penalty: float = 1.0  # the stacked fit's ridge penalty ...
     embedding_stack_scale: float = 3.0  # ... and its column's scale beside the bag
+    # the deep path reads the sentence vectors (features.embedder) beside the code and the
+    # text features, on their top this many principal directions (0: it reads none)
+    deep_embedding: int = 128
     # weights of the deep path beside the wide one tried on validation (units: std ratio)
     deep_weights: Floats = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0)
     deep_min_gain: float = 0.01  # validation gain (mean of micro and macro F1) a deep weight needs
@@ -248,8 +256,18 @@ class _Environment(EnvSettingsSource):
                 raise ConfigError(f"unknown setting {dotted!r} (from {key})")
             if section not in sections:
                 raise ConfigError(f"unknown setting section {section!r} in {dotted!r} (from {key})")
-            env[key.lower()] = value
+            # a key's own case (train.wide_C_grid), from its lowercased name in the variable
+            name = dotted.split(".", 1)[1] if "." in dotted else ""
+            name = _field_names(section).get(name, name)
+            env[f"{ENV_PREFIX.lower()}{section}{NESTED}{name}"] = value
         return env
+
+
+def _field_names(section: str) -> dict[str, str]:
+    """A section's setting names by their lowercased form ("wide_c" -> "wide_C")."""
+    cls = Settings.model_fields[section].annotation
+    assert cls is not None and is_dataclass(cls)
+    return {f.name.lower(): f.name for f in fields(cls)}
 
 
 def _nested(overrides: Mapping[str, Any]) -> dict[str, Any]:

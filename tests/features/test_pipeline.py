@@ -148,3 +148,19 @@ def test_escaped_html_gives_the_same_features_as_plain_text(featurizer):
     a, b = featurizer.transform([plain]), featurizer.transform([escaped])
     assert (a.bag != b.bag).nnz == 0
     assert np.array_equal(a.numeric, b.numeric)
+
+
+def test_featurizers_of_one_width_share_the_word_ids_memo():
+    jobs = [Job("m1", "Data engineer", "Build pipelines in Python daily")]
+    a = Featurizer(FeatureSettings(n_features=2**12, embedder="none"))
+    first = a.transform(jobs)
+    b = Featurizer(FeatureSettings(n_features=2**12, embedder="none"))
+    assert b._desc_memo is a._desc_memo and "pipelines" in b._desc_memo  # warm
+    assert "data" in b._title_memo and b._title_memo is not b._desc_memo
+    other = Featurizer(FeatureSettings(n_features=2**13, embedder="none"))
+    assert other._desc_memo is not a._desc_memo  # other width, other ids
+    b.normalizer.memo_size = 1  # full: b starts a fresh memo, for featurizers made after it
+    again = b.transform([Job("m2", "Data engineer", "zyxw pipelines")])
+    assert "zyxw" in b._desc_memo and "zyxw" not in a._desc_memo and len(b._desc_memo) <= 2
+    assert Featurizer(FeatureSettings(n_features=2**12, embedder="none"))._desc_memo is b._desc_memo
+    assert set(again.bag.indices) & set(first.bag.indices)  # "data engineer", "pipelines": same ids

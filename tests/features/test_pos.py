@@ -77,10 +77,16 @@ def test_unknown_tagger_is_a_config_error():
         get_tagger("nope")
 
 
-def test_each_featurizer_gets_its_own_memo_but_one_lexicon():
+def test_fast_taggers_share_one_lexicon_and_one_memo_of_pure_codes():
     a, b = get_tagger("fast"), get_tagger("fast")
-    assert a is not b and a._memo is not b._memo  # no mutable state shared between threads
+    assert a is not b and a._memo is b._memo  # token -> code: the same for every tagger
     assert a._lexicon is b._lexicon  # the read-only lexicon is loaded once
+    a.count(["She quickly wrote the report"])
+    assert "quickly" in b._memo  # warm for the other one
+    small = type(a)(memo_size=1)  # a full memo starts afresh, for every tagger after it
+    counts = small.count(["She wrote the zyxwvut report"]).tolist()
+    assert len(type(a)._SHARED_MEMO) <= 5 and "zyxwvut" in type(a)._SHARED_MEMO
+    assert counts == a.count(["She wrote the zyxwvut report"]).tolist()
     with pytest.raises(TypeError):
         a._lexicon["new"] = "NN"  # type: ignore[index]
 

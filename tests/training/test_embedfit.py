@@ -1,5 +1,5 @@
 """The embedding's place in the wide layer: the ridge's closed form, its out-of-fold margins,
-the stacked fit's table."""
+the stacked fit's table, the joint fit on the embedding's top directions."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import scipy.sparse as sp
 
 from jobtag.config import TrainSettings
 from jobtag.training.embedfit import (
+    ProjectedFit,
     StackedFit,
     fit_ridge,
     out_of_fold_ridge,
     split_columns,
+    top_directions,
     wide_fitter,
 )
 from jobtag.training.wide import fit_wide
@@ -81,6 +83,39 @@ def test_the_stacked_table_is_the_bags_rows_then_each_tags_weight_times_its_ridg
 
 def test_the_fitter_follows_the_settings_and_the_input():
     assert wide_fitter(TrainSettings(embedding_fit="stacked"), 10, 10) is fit_wide  # no embedding
-    assert wide_fitter(TrainSettings(), 10, 16) is fit_wide  # joint, the default
+    assert wide_fitter(TrainSettings(), 10, 16) is fit_wide  # joint, 6 columns <= its rank
+    assert wide_fitter(TrainSettings(embedding_rank=4), 10, 16) == ProjectedFit(10, 4)
+    assert wide_fitter(TrainSettings(embedding_rank=0), 10, 16) is fit_wide  # 0: every column
     fit = wide_fitter(TrainSettings(seed=4, calibration_folds=3, embedding_fit="stacked"), 10, 16)
     assert fit == StackedFit(10, 1.0, 3.0, 3, 4)
+
+
+def test_top_directions_are_orthonormal_and_hold_the_most_energy():
+    rng = np.random.default_rng(2)
+    e = rng.normal(size=(300, 8)) * np.array([5, 4, 3, 2, 1, 0.5, 0.2, 0.1])
+    basis = top_directions(e, 3)
+    assert basis.shape == (8, 3) and basis.dtype == np.float32
+    np.testing.assert_allclose(basis.T @ basis, np.eye(3), atol=1e-5)
+    energy = lambda b: float(np.square(e @ b).sum())  # noqa: E731
+    # the first three axes carry the most energy here; no other 3 directions carry more
+    axes = np.eye(8, 3)
+    assert energy(basis) >= energy(axes) - 1e-3 * energy(axes)
+    assert energy(basis) > energy(np.eye(8)[:, 3:6]) * 5
+    assert top_directions(e, 0) is None and top_directions(e, 8) is None
+
+
+def test_the_projected_fit_is_the_full_fit_when_the_embedding_has_that_rank():
+    """An L2-penalised optimum lies in the span of the rows: on an embedding of rank 3, the
+    fit on its top 3 directions is the fit on all of its columns."""
+    bag, e, y = _data(d=3)
+    rng = np.random.default_rng(5)
+    wide_e = (e @ rng.normal(size=(3, 9))).astype(np.float32)  # (n, 9) of rank 3
+    x = sp.hstack([bag, sp.csr_matrix(wide_e)], format="csr")
+    full, b_full = fit_wide(x, y, 1.0)
+    table, b = ProjectedFit(10, 3)(x, y, 1.0)
+    assert table.shape == full.shape == (19, 3)
+    np.testing.assert_allclose(x @ table + b, x @ full + b_full, atol=2e-3)
+    np.testing.assert_allclose(table, full, atol=2e-3)
+    # with fewer directions than the rank, the margins differ: the fit does drop directions
+    fewer, b2 = ProjectedFit(10, 1)(x, y, 1.0)
+    assert np.abs((x @ fewer + b2) - (x @ full + b_full)).max() > 0.05

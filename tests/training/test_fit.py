@@ -213,6 +213,41 @@ def test_sentence_embeddings_join_the_wide_path_and_survive_a_checkpoint(tmp_pat
     np.testing.assert_allclose(again.scores(batch), scores, atol=1e-6)
 
 
+def test_the_deep_path_reads_the_embeddings_top_directions_and_they_survive_a_checkpoint(
+    tmp_path,
+):
+    from jobtag.errors import ConfigError
+    from jobtag.features.batch import FeatureBatch
+    from jobtag.models.checkpoint import load_model, save_model
+
+    batch, labels = make_jobs(80, seed=11)
+    batch = _with_embedding(batch, labels)
+    seed_arch = settings(wide=False, deep_embedding=3)  # the deep path alone: it counts
+    model = train_model(batch, labels, seed_arch, FS, progress=False)
+    cfg = model.net.cfg
+    assert (cfg.deep_embed, cfg.deep_embed_from) == (3, 8)
+    basis = model.net.embed_basis.numpy()
+    assert basis.shape == (8, 3)
+    data = model.prepare(batch)
+    assert data.embedding.shape == (80, 3)
+    np.testing.assert_allclose(np.square(data.embedding).sum(1).mean(), 3.0, rtol=1e-4)
+    cols = basis / np.linalg.norm(basis, axis=0)
+    np.testing.assert_allclose(cols.T @ cols, np.eye(3), atol=1e-5)  # orthogonal directions
+    scores = model.scores(batch)
+    flipped = FeatureBatch(batch.bag, batch.numeric, batch.tokens, -batch.embedding)
+    assert np.abs(model.scores(flipped) - scores).max() > 0.01  # the deep path reads it
+    with pytest.raises(ConfigError, match="deep path expects sentence embeddings of width 8"):
+        model.scores(FeatureBatch(batch.bag, batch.numeric, batch.tokens))
+    again = load_model(save_model(model, tmp_path / "m"))
+    np.testing.assert_array_equal(again.net.embed_basis.numpy(), basis)
+    np.testing.assert_allclose(again.scores(batch), scores, atol=1e-6)
+    off = train_model(batch, labels, settings(wide=False, deep_embedding=0), FS, progress=False)
+    assert off.net.cfg.deep_embed == 0 and not hasattr(off.net, "embed_basis")
+    assert off.prepare(batch).embedding is None
+    wider = train_model(batch, labels, settings(wide=False, deep_embedding=50), FS, progress=False)
+    assert wider.net.cfg.deep_embed == 8  # at most every direction
+
+
 def test_a_stacked_embedding_serves_as_table_rows_and_an_update_holds_them():
     """embedding_fit="stacked": the table's embedding rows are each tag's ridge (fitted
     on every labeled job) times the weight its SVM gave the ridge's column; an update refits the

@@ -31,6 +31,23 @@ Row = tuple[np.ndarray, np.ndarray, np.ndarray]
 FEATURES_CODE_VERSION = "1"
 
 
+# (n_features, title?) -> word -> id (0: stop word): a pure function of the word, so one memo
+# per process, shared by every featurizer with that width (a model loaded again starts warm).
+# Only single dict lookups and stores touch one (safe across threads).
+_WORD_IDS: dict[tuple[int, bool], dict[str, int]] = {}
+
+
+def _word_ids_memo(n_features: int, title: bool) -> dict[str, int]:
+    return _WORD_IDS.setdefault((n_features, title), {})
+
+
+def _fresh_word_ids_memo(n_features: int, title: bool) -> dict[str, int]:
+    """A new, empty memo in place of a full one (featurizers holding the old one keep it until
+    they fill it too)."""
+    memo = _WORD_IDS[(n_features, title)] = {}
+    return memo
+
+
 class Featurizer:
     """Stateless featurizer (but for memo dicts and an optional content-hash cache).
 
@@ -61,8 +78,8 @@ class Featurizer:
         self.embedder = get_embedder(self.settings.embedder)
         # [embedding of title + description ; embedding of the title] (EMBEDDED_PARTS)
         self.embedding_width = len(EMBEDDED_PARTS) * self.embedder.dim if self.embedder else 0
-        self._title_memo: dict[str, int] = {}
-        self._desc_memo: dict[str, int] = {}
+        self._title_memo = _word_ids_memo(self.settings.n_features, title=True)
+        self._desc_memo = _word_ids_memo(self.settings.n_features, title=False)
 
     @property
     def version(self) -> str:
@@ -96,7 +113,11 @@ class Featurizer:
         ids = [get(w, -1) for w in words]
         if -1 in ids:
             if len(memo) >= self.normalizer.memo_size:
-                memo.clear()
+                memo = _fresh_word_ids_memo(self.settings.n_features, title)
+                if title:
+                    self._title_memo = memo
+                else:
+                    self._desc_memo = memo
             stem, hid, prefix = self.normalizer.stem, self.hasher.id, TITLE_PREFIX if title else ""
             for i, w in enumerate(words):
                 if ids[i] == -1:

@@ -94,8 +94,8 @@ def tagger_names() -> list[str]:
 
 
 def get_tagger(name: str) -> PosTagger:
-    """A new tagger of the kind registered as `name`, with memos of its own (its read-only
-    resources, a lexicon or a spaCy pipeline, are loaded once per process and shared)."""
+    """A new tagger of the kind registered as `name` (its read-only resources, a lexicon or a
+    spaCy pipeline, are loaded once per process and shared; so is the fast tagger's memo)."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown POS tagger {name!r}; choose one of {', '.join(tagger_names())}")
     return _REGISTRY[name]()
@@ -264,11 +264,15 @@ class FastTagger:
     -> adverb; "there" before a verb -> existential). ~1-2M words/s in CPython, one core."""
 
     name = "fast"
+    # token -> code before the contextual rules: the same for every tagger, so one memo per
+    # process (a model loaded again, or another featurizer, starts warm). Only single dict
+    # lookups and stores touch it (safe across threads); a full memo starts afresh.
+    _SHARED_MEMO: dict[str, int] = {}
 
     def __init__(self, memo_size: int = 500_000) -> None:
         self.memo_size = memo_size
         self._lexicon = load_brill_lexicon()
-        self._memo: dict[str, int] = {}
+        self._memo = FastTagger._SHARED_MEMO
 
     def _code(self, token: str) -> int:
         """Code of a token not yet memoized."""
@@ -312,7 +316,7 @@ class FastTagger:
         codes = [get(t, -1) for t in tokens]
         if -1 in codes:
             if len(memo) >= self.memo_size:
-                memo.clear()
+                memo = self._memo = FastTagger._SHARED_MEMO = {}
             code = self._code
             for i, c in enumerate(codes):
                 if c == -1:

@@ -38,6 +38,7 @@ class NetInputs:
     codes: np.ndarray | None  # (n, code_dim) when the encoder is frozen
     wide: sp.csr_matrix | None  # (n, n_features) TF-IDF weighted, when the net has a wide path
     names: np.ndarray | None = None  # (n, 3, T) tag-name matches, when the net weighs them
+    embedding: np.ndarray | None = None  # (n, deep_embed) scaled, when the deep path reads it
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -62,7 +63,12 @@ def net_logits(
             if encoder is None:
                 raise ValueError("the deep path counts: pass fixed codes or the encoder")
             code = encoder(torch.from_numpy(padded([data.tokens[i] for i in b], max_tokens)))
-        x = torch.cat([code, torch.from_numpy(data.numeric[b])], 1)  # (B, code_dim + n_numeric)
+        parts = [code, torch.from_numpy(data.numeric[b])]  # (B, code_dim), (B, n_numeric)
+        if net.cfg.deep_embed:
+            if data.embedding is None:
+                raise ValueError("the deep path reads sentence vectors: prepare them")
+            parts.append(torch.from_numpy(data.embedding[b]))  # (B, deep_embed)
+        x = torch.cat(parts, 1)
     wide = bag_inputs(data.wide[b]) if data.wide is not None and net.uses_wide else None
     names = None
     if net.uses_names:

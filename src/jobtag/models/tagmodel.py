@@ -82,7 +82,25 @@ class TagModel:
             codes = encode(self.ae.encoder, batch.tokens, self.feature_settings.max_tokens)
         wide = self.wide_input(batch.bag, batch.embedding) if self.net.wide is not None else None
         names = self.name_matches(batch) if self.net.uses_names else None
-        return NetInputs(batch.tokens, self.scaler.transform(batch.numeric), codes, wide, names)
+        numeric = self.scaler.transform(batch.numeric)
+        return NetInputs(batch.tokens, numeric, codes, wide, names, self.deep_embedding(batch))
+
+    def deep_embedding(self, batch: FeatureBatch) -> np.ndarray | None:
+        """The deep path's sentence vectors (n, deep_embed): the embedding on its top directions
+        (the net's embed_basis, scaled so that a component is ~1 in size, like the layer-normed
+        code's and the scaled numeric features'); None when the deep path reads none."""
+        cfg = self.net.cfg
+        if not cfg.deep_embed or not self.net.uses_deep:
+            return None
+        if batch.embedding.shape[1] != cfg.deep_embed_from:
+            raise ConfigError(
+                f"the model's deep path expects sentence embeddings of width "
+                f"{cfg.deep_embed_from}, the features have {batch.embedding.shape[1]}: featurize "
+                f"with the model's feature settings (features.embedder="
+                f"{self.feature_settings.embedder!r})"
+            )
+        basis = self.net.embed_basis.numpy()  # (deep_embed_from, deep_embed)
+        return np.asarray(np.asarray(batch.embedding, np.float32) @ basis, np.float32)
 
     def wide_input(self, bag: Any, embedding: np.ndarray) -> Any:
         """The wide path's input (csr): the TF-IDF bag and, in the accurate mode, the embedding."""

@@ -1,4 +1,4 @@
-"""The tag net: code (+ numeric features) -> 5 hidden layers -> a sigmoid per tag (+ wide path, names)."""
+"""The tag net: code (+ text features, sentence vectors) -> 5 hidden layers -> a sigmoid per tag (+ wide path, names)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,16 @@ class TagNetConfig:
     n_features: int = 2**15
     wide: bool = True  # add a linear path on the TF-IDF-weighted hashed bag to the logits
     n_embed: int = 0  # width of the sentence embedding joined to the wide path's input
+    # the deep path reads the sentence embedding too (after the code and the numeric features),
+    # as its top deep_embed directions: embedding (B, deep_embed_from) @ embed_basis
+    deep_embed: int = 0
+    deep_embed_from: int = 0
     new_tag_bias: float = -4.0  # initial logit bias of a tag added later (sigmoid ~ 0.018)
 
 
 class TagNet(nn.Module):
-    """Deep path: [code ; numeric] (B, code_dim + n_numeric) -> hidden... -> logits (B, T).
+    """Deep path: [code ; numeric ; embedding] (B, code_dim + n_numeric + deep_embed) ->
+    hidden... -> logits (B, T).
 
     Wide path (optional): sum of per-bucket weight rows of the TF-IDF bag + bias (B, T) — a
     linear SVM's margins on the bag — plus the tag names' evidence (`name_prior`, from
@@ -41,11 +46,11 @@ class TagNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         layers: list[nn.Module] = []
-        width = cfg.code_dim + cfg.n_numeric
+        width = cfg.code_dim + cfg.n_numeric + cfg.deep_embed
         for h in cfg.hidden:
             layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(cfg.dropout)]
             width = h
-        self.deep = nn.Sequential(*layers)  # (B, code+numeric) -> (B, hidden[-1])
+        self.deep = nn.Sequential(*layers)  # (B, code+numeric+embed) -> (B, hidden[-1])
         for layer in self.deep:
             if isinstance(layer, nn.Linear):  # He init: the signal survives 5 ReLU layers
                 nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
@@ -63,6 +68,8 @@ class TagNet(nn.Module):
         self.register_buffer("offset", torch.zeros(()))
         self.register_buffer("names_weight", torch.zeros(3))  # any, title, semantic
         self.register_buffer("names_shrink", torch.ones(cfg.n_tags))
+        if cfg.deep_embed:  # set by training (models/tagmodel.py, deep_embedding)
+            self.register_buffer("embed_basis", torch.zeros(cfg.deep_embed_from, cfg.deep_embed))
 
     @property
     def uses_deep(self) -> bool:
@@ -93,7 +100,7 @@ class TagNet(nn.Module):
         return self.wide(idx, offsets, per_sample_weights=weights) + self.wide_bias
 
     def deep_logits(self, x: torch.Tensor) -> torch.Tensor:
-        """The deep path alone: [code ; numeric] (B, code_dim + n_numeric) -> (B, T)."""
+        """The deep path alone: [code ; numeric ; embedding] (B, deep input) -> (B, T)."""
         return self.out(self.deep(x))
 
     def forward(

@@ -97,6 +97,7 @@ def rows(data: NetInputs, idx: np.ndarray) -> NetInputs:
         None if data.codes is None else data.codes[idx],
         None if data.wide is None else data.wide[idx],
         None if data.names is None else data.names[idx],
+        None if data.embedding is None else data.embedding[idx],
     )
 
 

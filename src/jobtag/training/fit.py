@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -26,7 +28,7 @@ from jobtag.models.threads import torch_threads
 from jobtag.models.thresholds import calibrate_thresholds
 from jobtag.records import label_matrix
 from jobtag.training.deep import cross_fit_deep, fit_deep
-from jobtag.training.embedfit import STACKED, StackedFit, WideFit, wide_fitter
+from jobtag.training.embedfit import STACKED, StackedFit, WideFit, top_directions, wide_fitter
 from jobtag.training.epochs import adam, ae_epoch
 from jobtag.training.mix import (
     Mix,
@@ -43,6 +45,26 @@ from jobtag.training.mix import (
 log = logging.getLogger(__name__)
 
 MIN_LABELED_JOBS = 10
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def _beside_deep(settings: TrainSettings) -> Iterator[Callable[..., Future]]:
+    """start(fn, *args) -> Future: with settings.wide_beside_deep, fn runs in a thread of its own
+    (the wide path's SVM fits, which never touch torch or the training's random generator, while
+    the deep path trains on this thread: liblinear and torch's ops release the GIL), else now.
+    One fit at a time in that thread: liblinear's random generator is process-wide."""
+    if not settings.wide_beside_deep:
+
+        def now(fn: Callable[..., T], *args: Any) -> Future:
+            done: Future = Future()
+            done.set_result(fn(*args))
+            return done
+
+        yield now
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobtag-wide") as pool:
+        yield pool.submit
 
 
 def _pretrain_autoencoder(
@@ -108,6 +130,20 @@ def _wide_fit(model: TagModel, summary: dict[str, Any]) -> WideFit:
     if isinstance(fit, StackedFit):
         summary["embedding_fit"] = STACKED
     return fit
+
+
+def _deep_embed_basis(embedding: np.ndarray, rank: int) -> np.ndarray | None:
+    """(d, k) the labeled jobs' embedding's top k = min(rank, d) directions, scaled so that a
+    job's projected component is ~1 in size (mean square 1); None without an embedding or rank."""
+    if rank <= 0 or embedding.shape[1] == 0:
+        return None
+    basis = top_directions(embedding, rank)
+    if basis is None:  # rank >= d: every direction
+        e64 = np.asarray(embedding, np.float64)
+        basis = np.linalg.svd(e64, full_matrices=False)[2].T.astype(np.float32)
+    energy = float(np.square(embedding @ basis, dtype=np.float64).sum(1).mean())
+    scale = np.sqrt(basis.shape[1] / max(energy, 1e-12))
+    return (basis * scale).astype(np.float32)
 
 
 def _tag_vocabulary(labels: Sequence[frozenset[str] | None], settings: TrainSettings) -> list[str]:
@@ -199,6 +235,7 @@ def _train(
         pos_weight,
         n_numeric=train.numeric.shape[1],
         n_embed=train.embedding.shape[1],
+        embed_basis=_deep_embed_basis(train.embedding[labeled], settings.deep_embedding),
     )
 
     n_val = int(round(settings.val_fraction * n_lab))
@@ -248,6 +285,7 @@ class _ModelFactory:
         pos_weight: np.ndarray,
         n_numeric: int,
         n_embed: int = 0,
+        embed_basis: np.ndarray | None = None,
     ) -> None:
         self.ae, self.ae_state = ae, copy.deepcopy(ae.state_dict())
         self.tags, self.scaler, self.weighting = tags, scaler, weighting
@@ -258,6 +296,7 @@ class _ModelFactory:
             n_numeric,
         )
         self.n_embed = n_embed
+        self.embed_basis = embed_basis  # (n_embed, k): the deep path's view of the embedding
 
     def __call__(self) -> TagModel:
         s = self.settings
@@ -272,11 +311,17 @@ class _ModelFactory:
             n_features=self.fs.n_features,
             wide=s.wide,
             n_embed=self.n_embed if s.wide else 0,
+            deep_embed=0 if self.embed_basis is None else self.embed_basis.shape[1],
+            deep_embed_from=0 if self.embed_basis is None else self.embed_basis.shape[0],
         )
         n = len(self.tags)
+        net = TagNet(cfg)
+        if self.embed_basis is not None:
+            with torch.no_grad():
+                net.embed_basis.copy_(torch.from_numpy(self.embed_basis))
         return TagModel(
             ae=self.ae,
-            net=TagNet(cfg),
+            net=net,
             tags=self.tags,
             thresholds=np.full(n, 0.5, np.float32),
             global_threshold=0.5,
@@ -323,14 +368,18 @@ def _select_and_refit(
     fit_jobs, val_jobs = train[labeled[fit_rows]], train[labeled[val_rows]]
     fit_data, val_data = model.prepare(fit_jobs), model.prepare(val_jobs)
     y_fit, y_val = y_all[fit_rows], y_all[val_rows]
-    wide = None
-    if model.net.wide is not None:  # the SVM's C and the tag names' weights, deep path aside
-        names_val = model.name_matches(val_jobs)
-        fit = _wide_fit(model, summary)
-        wide = choose_wide(fit_data.wide, y_fit, val_data.wide, y_val, s, names_val, fit)
-    deep = fit_deep(
-        model, fit_data, y_fit, (val_data, y_val), s.tagger_epochs, rng, progress, "deep path"
-    )
+    with _beside_deep(s) as start:
+        choosing = None
+        if model.net.wide is not None:  # the SVM's C and the tag names' weights, deep path aside
+            names_val = model.name_matches(val_jobs)
+            fit = _wide_fit(model, summary)
+            choosing = start(
+                choose_wide, fit_data.wide, y_fit, val_data.wide, y_val, s, names_val, fit
+            )
+        deep = fit_deep(
+            model, fit_data, y_fit, (val_data, y_val), s.tagger_epochs, rng, progress, "deep path"
+        )
+        wide = None if choosing is None else choosing.result()
     if wide is None:  # the seed architecture alone: the deep path's own scores
         scores = (1 / (1 + np.exp(-deep.val_logits))).astype(np.float32)
         mix = Mix(0.0, 1.0, 1.0, 1.0, 0.0, None, {}, scores)
@@ -407,14 +456,23 @@ def _refit_out_of_fold(
     cross = s.deep_cross_fit and any(w > 0 for w in s.deep_weights)
     data = new_model().prepare(jobs) if cross else model.prepare(jobs, fixed_codes=False)
     fit = _wide_fit(model, summary)
-    margins = out_of_fold(data.wide, y, mix.C, s.calibration_folds, s.seed, fit)
+
+    def wide_path() -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """The wide margins out of fold, then the SVM on every labeled job."""
+        held_out = out_of_fold(data.wide, y, mix.C, s.calibration_folds, s.seed, fit)
+        return held_out, fit(data.wide, y, mix.C)
+
+    with _beside_deep(s) as start:
+        fitting = start(wide_path)
+        if cross:
+            deep = cross_fit_deep(
+                new_model, data, y, deep_epochs, s.calibration_folds, s.seed, rng, progress
+            )
+        margins, wide_fit = fitting.result()
     if any(mix.names.weights):
         margins = margins + mix.names.prior(model.name_matches(jobs), y.sum(0), mix.unit)
     z, weight, scale = margins, 0.0, 0.0
     if cross:
-        deep = cross_fit_deep(
-            new_model, data, y, deep_epochs, s.calibration_folds, s.seed, rng, progress
-        )
         scale = float(margins.std() / max(deep.std(), 1e-6))
         base = val_score(margins, y)
         scores = weigh_deep(margins, deep, scale, s.deep_weights, y)
@@ -434,7 +492,7 @@ def _refit_out_of_fold(
     model.thresholds, model.global_threshold = calibrate_thresholds(
         scores, y, s.min_calibration_positives, s.threshold_shrink
     )
-    _set_wide(model, *fit(data.wide, y, mix.C))
+    _set_wide(model, *wide_fit)
     metrics = multilabel_metrics(y, model.decide(scores), scores)
     summary["out_of_fold"] = {k: metrics[k] for k in ("micro_f1", "macro_f1") if k in metrics}
     summary["deep_weight"] = weight

@@ -57,6 +57,10 @@ def fit_wide(
     if extra is not None:  # one column more, its values set per tag below
         x = sp.hstack([x, np.ones((x.shape[0], 1), np.float32)], format="csr", dtype=np.float32)
         last = x.indptr[1:] - 1  # each row's entry in the last column
+    # liblinear's input as LinearSVC wants it (float64, sorted indices), made once here and not
+    # once per tag (that copy was 13% of the fits' time on Reuters)
+    x = sp.csr_matrix(x, dtype=np.float64, copy=x.dtype == np.float64)
+    x.sort_indices()
     coef = np.zeros((x.shape[1], y.shape[1]), dtype=np.float32)
     intercept = np.full(y.shape[1], -EMPTY_MARGIN, dtype=np.float32)
     for j in range(y.shape[1]):
