@@ -141,8 +141,10 @@ def test_the_default_mode_trains_serves_and_updates_with_static_minilm_vectors(t
     from pathlib import Path
 
     import numpy as np
+    import torch
 
     from jobtag.config import FeatureSettings
+    from jobtag.explain import explain_batch, word_buckets
     from jobtag.models.checkpoint import load_model
     from jobtag.updating import maybe_update
 
@@ -160,6 +162,17 @@ def test_the_default_mode_trains_serves_and_updates_with_static_minilm_vectors(t
         jobs = list(generate_jobs(BoardSpec(jobs=40, seed=31), start_id=50_000))
         preds = t.predict([make_job(j.title, j.description, j.job_id) for j in jobs])
         assert all(p.tags for p in preds)  # at least its top tag each
+        # the deep path reads the vectors' top directions; its explanations work with them
+        assert model.net.cfg.deep_embed == 128 and model.net.cfg.deep_embed_from == 768
+        job = make_job(jobs[0].title, jobs[0].description)
+        batch, words = t.featurizer.transform([job]), [word_buckets(t.featurizer, job)]
+        saved = model.net.mix.clone()
+        try:
+            model.net.mix.copy_(torch.tensor([1.0, 0.0]))  # the deep path alone
+            deep = explain_batch(model, batch, words, [[model.tags[0]]], 100, 100)[0]
+        finally:
+            model.net.mix.copy_(saved)
+        assert deep[model.tags[0]]["for"] or deep[model.tags[0]]["against"]
         for j in [j for j in jobs if j.labeled][:15]:
             t.feedback(j.job_id, sorted(j.tags))
         update = maybe_update(t)

@@ -152,15 +152,18 @@ def _deep_contributions(
     try:
         with torch.enable_grad():
             code = enc(tok)  # (n, code_dim)
-            numeric = torch.from_numpy(model.scaler.transform(batch.numeric))
-            deep = net.out(net.deep(torch.cat([code, numeric], 1)))  # (n, T) before the mix
+            parts = [code, torch.from_numpy(model.scaler.transform(batch.numeric))]
+            vectors = model.deep_embedding(batch)  # the sentence vectors, when the path reads them
+            if vectors is not None:
+                parts.append(torch.from_numpy(vectors))
+            deep = net.out(net.deep(torch.cat(parts, 1)))  # (n, T) before the mix
             emb = captured[0]  # (n, L, E)
-            parts = []
+            per_tag = []
             for k, col in enumerate(columns):
                 last = k == len(columns) - 1
                 (grad,) = torch.autograd.grad(deep[:, col].sum(), emb, retain_graph=not last)
-                parts.append((grad * emb).sum(-1))  # (n, L)
-            result = torch.stack(parts, -1).detach().numpy()  # (n, L, len(columns))
+                per_tag.append((grad * emb).sum(-1))  # (n, L)
+            result = torch.stack(per_tag, -1).detach().numpy()  # (n, L, len(columns))
     finally:
         handle.remove()
     return result * w.deep
