@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,7 +45,6 @@ from jobtag.training.mix import (
 log = logging.getLogger(__name__)
 
 MIN_LABELED_JOBS = 10
-T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -56,7 +55,7 @@ def _beside_deep(settings: TrainSettings) -> Iterator[Callable[..., Future]]:
     One fit at a time in that thread: liblinear's random generator is process-wide."""
     if not settings.wide_beside_deep:
 
-        def now(fn: Callable[..., T], *args: Any) -> Future:
+        def now(fn: Callable[..., Any], *args: Any) -> Future:
             done: Future = Future()
             done.set_result(fn(*args))
             return done
@@ -138,9 +137,8 @@ def _deep_embed_basis(embedding: np.ndarray, rank: int) -> np.ndarray | None:
     if rank <= 0 or embedding.shape[1] == 0:
         return None
     basis = top_directions(embedding, rank)
-    if basis is None:  # rank >= d: every direction
-        e64 = np.asarray(embedding, np.float64)
-        basis = np.linalg.svd(e64, full_matrices=False)[2].T.astype(np.float32)
+    if basis is None:  # rank >= d: every direction, as they are
+        basis = np.eye(embedding.shape[1], dtype=np.float32)
     energy = float(np.square(embedding @ basis, dtype=np.float64).sum(1).mean())
     scale = np.sqrt(basis.shape[1] / max(energy, 1e-12))
     return (basis * scale).astype(np.float32)
