@@ -257,6 +257,11 @@ def _spaced_punctuation() -> dict[int, str]:
     }
 
 
+def _ascii_words(text: str) -> list[str]:
+    """The tokenizer's words of ASCII text."""
+    return _ASCII_WORD.findall(_CONTROL.sub("", text).lower())
+
+
 def _normalizer_spaces(normalize: Callable[[str], str]) -> re.Pattern[str]:
     """A pattern of runs of the characters that `normalize` turns into one space (white space
     such as tabs, no-break and ideographic spaces; not the control characters it drops)."""
@@ -303,7 +308,7 @@ class WordPieces:
         if any(t in text for t in self._added):
             return None
         if text.isascii():
-            return _ASCII_WORD.findall(_CONTROL.sub("", text).lower())
+            return _ascii_words(text)
         if self._normalize is None:
             return None
         # Other text, chunk by chunk between the characters the normalizer makes a space (it
@@ -324,7 +329,7 @@ class WordPieces:
     def _chunk_words(self, chunk: str) -> list[str]:
         """The words of text without the normalizer's spaces."""
         if chunk.isascii():
-            return _ASCII_WORD.findall(_CONTROL.sub("", chunk).lower())
+            return _ascii_words(chunk)
         assert self._normalize is not None
         return [w for w in self._normalize(chunk).translate(_spaced_punctuation()).split(" ") if w]
 
