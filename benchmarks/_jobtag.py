@@ -70,6 +70,9 @@ class SqliteFeatureCache:
 
 
 def _parse_value(text: str) -> Any:
+    """A JSON value; "a;b;c" is a tuple of them (a variant's commas separate its fields)."""
+    if ";" in text:
+        return tuple(_parse_value(part) for part in text.split(";"))
     try:
         value = json.loads(text)
     except ValueError:

@@ -171,6 +171,8 @@ def test_jobtag_variants_parse_values_and_reject_unknown_fields():
 
     configs = accuracy.jobtag_configs(["fast:lr=0.001,ae_epochs=2,deep_weights=[0.0]"])
     assert configs["fast"] == {"lr": 0.001, "ae_epochs": 2, "deep_weights": (0.0,)}
+    wide = accuracy.jobtag_configs(["wide:hidden=512;256;128,lr=0.002"])["wide"]
+    assert wide == {"hidden": (512, 256, 128), "lr": 0.002}  # ";" lists beside "," fields
     with pytest.raises(SystemExit, match="no field 'nope'"):
         accuracy.jobtag_configs(["bad:nope=1"])
 
