@@ -315,8 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         "--jobtag-variant",
         action="append",
         metavar="NAME:FIELD=VALUE,...",
-        help=f"an extra jobtag configuration (TrainSettings overrides; {UNLABELED}=false: no "
-        "unlabeled jobs)",
+        help=f"an extra jobtag configuration (TrainSettings overrides; a list as a;b;c; "
+        f"{UNLABELED}=false: no unlabeled jobs)",
     )
     parser.add_argument("--one", nargs=2, metavar=("SET", "METHOD"), help=argparse.SUPPRESS)
     parser.add_argument("--tune", nargs=2, metavar=("SET", "METHOD"), help=argparse.SUPPRESS)
