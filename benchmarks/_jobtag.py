@@ -24,6 +24,14 @@ JOBTAG_CONFIGS: dict[str, dict[str, Any]] = {
     "jobtag-wide": {"deep_weights": (0.0,)},  # ablation: the deep path removed
     "jobtag-seed": {"wide": False},  # the seed architecture alone
     "jobtag-labeled-ae": {UNLABELED: False},  # autoencoder code learned on labeled jobs only
+    # the deep path as five residual layers of 256, no positive weighting, larger batches
+    "jobtag-residual": {
+        "residual": True,
+        "hidden": (256, 256, 256, 256, 256),
+        "pos_weight_cap": 1.0,
+        "lr": 4e-3,
+        "tagger_batch_size": 256,
+    },
     # the opt-in accurate mode (`--minilm`): MiniLM sentence embeddings beside the bag
     "jobtag-accurate": {"features.embedder": "minilm"},
     # the default's static vectors stacked beside the bag (a ridge per tag) instead of one SVM

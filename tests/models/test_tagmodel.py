@@ -119,3 +119,18 @@ def evaluate(model, batch, y) -> dict:
 
     scores = model.scores(batch)
     return multilabel_metrics(y, model.decide(scores), scores)
+
+
+def test_a_residual_deep_path_trains_saves_and_loads(tmp_path):
+    batch, labels = make_jobs(120, seed=2)
+    settings = tiny_settings(
+        residual=True,
+        hidden=(16, 16, 16, 16, 16),
+        deep_weights=(1.0,),
+        deep_min_gain_out_of_fold=-1.0,
+    )
+    model = train_model(batch, labels, settings, FS, progress=False)
+    assert model.net.cfg.residual and model.net.uses_deep  # the deep path serves
+    loaded = load_model(save_model(model, tmp_path / "m"), expect_features=FS)
+    assert loaded.net.cfg.residual
+    np.testing.assert_allclose(loaded.scores(batch), model.scores(batch), rtol=1e-5, atol=1e-6)

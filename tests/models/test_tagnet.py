@@ -76,3 +76,22 @@ def test_the_tag_names_prior_rides_on_the_wide_weight():
         net(None, wide)
     net.add_tags(1)  # a new tag has no labeled jobs: its name counts in full
     assert net.names_shrink.tolist() == [1.0, 0.5, 0.0, 1.0]
+
+
+def test_residual_layers_add_their_output_to_their_input():
+    torch.manual_seed(0)
+    cfg = TagNetConfig(n_tags=3, n_features=N_FEATURES, hidden=(8, 8, 8), residual=True)
+    net = TagNet(cfg).eval()
+    x = torch.randn(4, cfg.code_dim + cfg.n_numeric)
+    first, second, third = net.deep.layers
+    h = first(x)  # 111 -> 8: no input of its width to add
+    h = h + second(h)
+    h = h + third(h)
+    torch.testing.assert_close(net.deep(x), h)
+    assert net.deep.skips == [False, True, True]
+
+
+def test_the_plain_stack_keeps_the_parameter_names_of_saved_models():
+    net = TagNet(TagNetConfig(n_tags=3, n_features=N_FEATURES))
+    names = [k for k in net.state_dict() if k.startswith("deep.")]
+    assert names[:4] == ["deep.0.weight", "deep.0.bias", "deep.3.weight", "deep.3.bias"]

@@ -19,6 +19,9 @@ class TagNetConfig:
     n_numeric: int = 11
     hidden: tuple[int, ...] = (200, 150, 100, 50, 25)  # the seed's 5 hidden layers
     dropout: float = 0.2
+    # a hidden layer as wide as the one before it adds its output to its input (h + layer(h)):
+    # five such layers train like one (measured: see TrainSettings.residual)
+    residual: bool = False
     n_features: int = 2**15
     wide: bool = True  # add a linear path on the TF-IDF-weighted hashed bag to the logits
     n_embed: int = 0  # width of the sentence embedding joined to the wide path's input
@@ -27,6 +30,26 @@ class TagNetConfig:
     deep_embed: int = 0
     deep_embed_from: int = 0
     new_tag_bias: float = -4.0  # initial logit bias of a tag added later (sigmoid ~ 0.018)
+
+
+class HiddenLayers(nn.Module):
+    """The deep path's hidden layers: Linear -> ReLU -> Dropout each, each one as
+    wide as its input added to their input: (B, width) -> (B, hidden[-1]).
+    torch's default initialisation: He's would double the signal's variance at every sum."""
+
+    def __init__(self, width: int, hidden: tuple[int, ...], dropout: float) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList()
+        self.skips: list[bool] = []
+        for h in hidden:
+            self.layers.append(nn.Sequential(nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)))
+            self.skips.append(h == width)
+            width = h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer, skip in zip(self.layers, self.skips, strict=True):
+            x = x + layer(x) if skip else layer(x)
+        return x
 
 
 class TagNet(nn.Module):
@@ -45,16 +68,13 @@ class TagNet(nn.Module):
     def __init__(self, cfg: TagNetConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        layers: list[nn.Module] = []
         width = cfg.code_dim + cfg.n_numeric + cfg.deep_embed
-        for h in cfg.hidden:
-            layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(cfg.dropout)]
-            width = h
-        self.deep = nn.Sequential(*layers)  # (B, code+numeric+embed) -> (B, hidden[-1])
-        for layer in self.deep:
-            if isinstance(layer, nn.Linear):  # He init: the signal survives 5 ReLU layers
-                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-                nn.init.zeros_(layer.bias)
+        self.deep: nn.Module
+        if cfg.residual:  # (B, code+numeric+embed) -> (B, hidden[-1])
+            self.deep = HiddenLayers(width, tuple(cfg.hidden), cfg.dropout)
+        else:  # the seed's plain stack (and its checkpoints' parameter names)
+            self.deep = _plain_stack(width, tuple(cfg.hidden), cfg.dropout)
+        width = cfg.hidden[-1] if cfg.hidden else width
         self.out = nn.Linear(width, cfg.n_tags)  # (B, hidden[-1]) -> (B, T)
         n_in = cfg.n_features + cfg.n_embed  # bag buckets, then the embedding's columns
         self.wide = nn.EmbeddingBag(n_in, cfg.n_tags, mode="sum") if cfg.wide else None
@@ -164,3 +184,17 @@ class TagNet(nn.Module):
             bias = torch.cat([self.wide_bias.data, torch.full((k,), fill)])
             self.wide_bias = nn.Parameter(bias)
         self.cfg.n_tags += k
+
+
+def _plain_stack(width: int, hidden: tuple[int, ...], dropout: float) -> nn.Sequential:
+    """The seed's hidden layers as one Sequential (Linear, ReLU, Dropout, ...), He-initialised:
+    the signal survives 5 ReLU layers."""
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)]
+        width = h
+    for layer in layers:  # after building them all: the seeded draws of earlier versions
+        if isinstance(layer, nn.Linear):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+    return nn.Sequential(*layers)

@@ -63,7 +63,7 @@ def fit_deep(
                     weights,
                     model.pos_weight,
                     opt,
-                    batch_size=s.batch_size,
+                    batch_size=s.tagger_batch_size,
                     max_tokens=fs.max_tokens,
                     rng=rng,
                     desc=f"{label} {ep + 1}/{epochs}",

@@ -306,6 +306,7 @@ class _ModelFactory:
             n_numeric=self.n_numeric,
             hidden=tuple(s.hidden),
             dropout=s.dropout,
+            residual=s.residual,
             n_features=self.fs.n_features,
             wide=s.wide,
             n_embed=self.n_embed if s.wide else 0,
