@@ -138,6 +138,9 @@ class TrainSettings:
     # it needs this gain (ten times the jobs: far less noise than the slice's)
     deep_cross_fit: bool = True
     deep_min_gain_out_of_fold: float = 0.0
+    # ... but only when the validation slice's gain for it was at least this (None: always);
+    # otherwise its weight is 0 without the five out-of-fold fits and the refit
+    deep_cross_fit_min_gain: float | None = None
     # the tag names' evidence (models/names.py) beside the paths, chosen on validation:
     # its weight when a job has the name's words anywhere, and more when in the title, and
     # (accurate mode) when the title is close to the name in meaning (units: std of the wide

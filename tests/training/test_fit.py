@@ -89,6 +89,19 @@ def test_the_deep_path_is_cross_fitted_and_weighed_on_every_labeled_job():
     assert "out_of_fold" in wide.summary
 
 
+def test_the_deep_path_is_cross_fitted_only_after_a_gain_on_validation():
+    batch, labels = make_jobs(120, seed=8)
+    out_of_reach = settings(deep_cross_fit_min_gain=1.0, deep_min_gain_out_of_fold=-1.0)
+    model = train_model(batch, labels, out_of_reach, FS, progress=False)
+    gain = model.summary["deep_cross_fit_skipped"]["validation_gain"]
+    assert gain < 1.0 and "out_of_fold_deep" not in model.summary
+    assert model.summary["deep_weight"] == 0.0 and not model.net.uses_deep
+    assert "out_of_fold" in model.summary  # the wide path is still calibrated out of fold
+    any_gain = settings(deep_cross_fit_min_gain=-1.0, deep_min_gain_out_of_fold=-1.0)
+    model = train_model(batch, labels, any_gain, FS, progress=False)
+    assert "deep_cross_fit_skipped" not in model.summary and model.net.uses_deep
+
+
 def test_a_fine_tuned_encoder_is_cross_fitted_and_served_with_its_own_codes():
     batch, labels = make_jobs(80, seed=9)
     over = dict(finetune_encoder=True, deep_min_gain_out_of_fold=-1.0, tagger_epochs=2)

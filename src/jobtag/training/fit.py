@@ -453,6 +453,13 @@ def _refit_out_of_fold(
     as many jobs to choose on."""
     s = model.settings
     cross = s.deep_cross_fit and any(w > 0 for w in s.deep_weights)
+    hopeless = s.deep_cross_fit_min_gain is not None and (
+        mix.deep_gain is None or mix.deep_gain < s.deep_cross_fit_min_gain
+    )
+    if cross and hopeless:  # validation saw no gain: not worth five fits and a refit
+        log.info("deep path not cross-fitted: its validation gain was %s", mix.deep_gain)
+        summary["deep_cross_fit_skipped"] = {"validation_gain": mix.deep_gain}
+        cross = False
     data = new_model().prepare(jobs) if cross else model.prepare(jobs, fixed_codes=False)
     fit = _wide_fit(model, summary)
 

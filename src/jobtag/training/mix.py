@@ -145,6 +145,9 @@ class Mix:
     val_scores: np.ndarray  # (n_val, T) calibrated scores of the chosen mix
     names: Names = dataclasses.field(default_factory=Names)
     unit: float = 0.0  # std(wide margins) on validation: the names' weights' unit
+    # the best non-zero deep weight's validation score minus the wide path's alone (None: no
+    # deep path was weighed)
+    deep_gain: float | None = None
 
 
 def weigh_deep(
@@ -168,13 +171,14 @@ def choose_mix(
     least settings.deep_min_gain (a validation slice of a few hundred jobs is noisy: measured on
     80/20 splits of train, a weight chosen on noise cost more than it gained)."""
     tried = dict(wide.tried)
-    best_w, z, scale = 0.0, wide.margins, 0.0
+    best_w, z, scale, gain = 0.0, wide.margins, 0.0, None
     if deep_val is not None:
         scale = float(wide.unit / max(deep_val.std(), 1e-6))
         scores = weigh_deep(wide.margins, deep_val, scale, settings.deep_weights, y_val)
         for w, score in scores.items():
             tried[f"C={wide.C:g},{wide.names},deep={w:g}"] = round(score, 4)
         w = best_weight(scores)
+        gain = None if w is None else scores[w] - wide.score
         if w is not None and scores[w] >= wide.score + settings.deep_min_gain:
             best_w, z = w, wide.margins + w * scale * deep_val
     a, b = platt(z, y_val)
@@ -190,6 +194,7 @@ def choose_mix(
         val_scores.astype(np.float32),
         wide.names,
         wide.unit,
+        gain,
     )
 
 
