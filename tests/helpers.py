@@ -21,6 +21,7 @@ def tiny_settings(home: Path, db_url: str | None = None) -> Settings:
             "train.ae_epochs": 2,
             "train.tagger_epochs": 8,
             "train.batch_size": 32,
+            "train.tagger_batch_size": 32,
             "update.every_n_jobs": 20,
             "update.replay_jobs": 200,
             "update.epochs": 2,

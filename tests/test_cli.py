@@ -20,7 +20,7 @@ def env(tmp_path_factory):
     cfg = folder / "jobtag.toml"
     cfg.write_text(
         "[features]\nn_features = 4096\nmax_tokens = 64\n"
-        "[train]\nae_epochs = 2\ntagger_epochs = 8\nbatch_size = 32\n"
+        "[train]\nae_epochs = 2\ntagger_epochs = 8\nbatch_size = 32\ntagger_batch_size = 32\n"
         "[update]\nevery_n_jobs = 1000\n"
     )
     return {"folder": folder, "args": ["--home", str(folder / "home"), "--config", str(cfg)]}

@@ -40,7 +40,7 @@ def env(tmp_path):
     cfg = tmp_path / "jobtag.toml"
     cfg.write_text(
         "[features]\nn_features = 4096\nmax_tokens = 64\n"
-        "[train]\nae_epochs = 2\ntagger_epochs = 8\nbatch_size = 32\n"
+        "[train]\nae_epochs = 2\ntagger_epochs = 8\nbatch_size = 32\ntagger_batch_size = 32\n"
     )
     args = ["--home", str(tmp_path / "home"), "--config", str(cfg)]
 

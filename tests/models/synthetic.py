@@ -42,7 +42,13 @@ FS = FeatureSettings(n_features=N_FEATURES, max_tokens=64, embedder="none")
 def tiny_settings(**kw: object) -> TrainSettings:
     """Train settings small enough for a unit test (seeded, one thread)."""
     base: dict[str, object] = dict(
-        ae_epochs=2, tagger_epochs=12, batch_size=16, patience=4, seed=3, threads=1
+        ae_epochs=2,
+        tagger_epochs=12,
+        batch_size=16,
+        tagger_batch_size=16,
+        patience=4,
+        seed=3,
+        threads=1,
     )
     base.update(kw)
     return TrainSettings(**base)

@@ -14,7 +14,9 @@ FS = FeatureSettings(n_features=N_FEATURES, max_tokens=64, embedder="none")
 
 
 def settings(**kw) -> TrainSettings:
-    base = dict(ae_epochs=1, tagger_epochs=4, batch_size=16, seed=5, threads=1)
+    base = dict(
+        ae_epochs=1, tagger_epochs=4, batch_size=16, tagger_batch_size=16, seed=5, threads=1
+    )
     base.update(kw)
     return TrainSettings(**base)
 
