@@ -25,8 +25,9 @@ jobs/s) minilm-lr (all-MiniLM-L6-v2 embeddings -> one-vs-rest LR) and svm+minilm
 jobtag rows: jobtag (plain defaults = `jobtag train`), jobtag-wide (deep path removed:
 deep_weights=(0,)), jobtag-seed (the seed architecture alone: wide=False), jobtag-labeled-ae (no
 unlabeled jobs: the autoencoder code learned on the labeled train jobs only), jobtag-stacked
-(the static vectors stacked: a ridge per tag), jobtag-bag (no sentence vectors: embedder none) and, with
---minilm, jobtag-accurate (the MiniLM network's embeddings). Per set the notes give jobtag's
+(the static vectors stacked: a ridge per tag), jobtag-bag (no sentence vectors: embedder none),
+jobtag-residual (the deep path as five residual layers of 256, no positive weighting, batches of
+256) and, with --minilm, jobtag-accurate (the MiniLM network's embeddings). Per set the notes give jobtag's
 predict jobs/s / fastText's, jobtag − the best peer (highest mean micro-F1), and the ablation
 deltas jobtag − jobtag-wide and jobtag − jobtag-labeled-ae (mean, and the per-seed range).
 

@@ -89,6 +89,7 @@ def test_jobtag_rows_are_the_ablations():
         "jobtag-wide",
         "jobtag-seed",
         "jobtag-labeled-ae",
+        "jobtag-residual",
         "jobtag-accurate",
         "jobtag-stacked",
         "jobtag-bag",
@@ -99,6 +100,8 @@ def test_jobtag_rows_are_the_ablations():
     assert configs["jobtag-accurate"] == {"features.embedder": "minilm"}
     assert configs["jobtag-stacked"] == {"embedding_fit": "stacked"}
     assert configs["jobtag-bag"] == {"features.embedder": "none"}
+    assert configs["jobtag-residual"]["residual"] is True
+    assert configs["jobtag-residual"]["hidden"] == (256, 256, 256, 256, 256)
 
 
 def test_the_accurate_mode_runs_only_with_minilm():
