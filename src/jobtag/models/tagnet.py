@@ -33,9 +33,9 @@ class TagNetConfig:
 
 
 class HiddenLayers(nn.Module):
-    """The deep path's hidden layers: Linear -> ReLU -> Dropout each, each one as
-    wide as its input added to their input: (B, width) -> (B, hidden[-1]).
-    torch's default initialisation: He's would double the signal's variance at every sum."""
+    """The deep path's hidden layers, Linear -> ReLU -> Dropout each, where a layer as wide as
+    its input adds its output to it: (B, width) -> (B, hidden[-1]). torch's default
+    initialisation: He's would double the signal's variance at every sum."""
 
     def __init__(self, width: int, hidden: tuple[int, ...], dropout: float) -> None:
         super().__init__()
