@@ -40,11 +40,14 @@ class HiddenLayers(nn.Module):
     def __init__(self, width: int, hidden: tuple[int, ...], dropout: float) -> None:
         super().__init__()
         self.layers = nn.ModuleList()
-        self.skips: list[bool] = []
         for h in hidden:
             self.layers.append(nn.Sequential(nn.Linear(width, h), nn.ReLU(), nn.Dropout(dropout)))
-            self.skips.append(h == width)
             width = h
+
+    @property
+    def skips(self) -> list[bool]:
+        """Per layer: whether it is as wide as its input (so adds its output to it)."""
+        return [layer[0].in_features == layer[0].out_features for layer in self.layers]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer, skip in zip(self.layers, self.skips, strict=True):
